@@ -1,0 +1,347 @@
+"""The Task protocol and the one vectorized sampling pipeline every task shares.
+
+A task turns ``(seed, trial indices)`` into a :class:`~modcog_env.trials.TrialBatch` in one call:
+
+1. ``_draw``      family latents per trial (target, modality, strengths, ...), as [B] arrays;
+2. ``_durations`` steps of each period from the timing specs (per-trial counter-based uniforms);
+3. ``_modify``    hook for the ``int`` modifier (rotates a stimulus or shifts the response);
+4. ``_render``    family writes observations period by period into a zeroed [B, T, D] block;
+5. labels         generic: 0 before the decision period, the response (moving under ``seq``) in it.
+
+Subclasses fill ``_draw`` and ``_render`` and declare ``family``, ``periods`` and default timing.
+Every random draw goes through :mod:`modcog_env.rng` with a stream named after the task, so trial
+``k`` is the same whether sampled alone or in a batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+import numpy as np
+
+from .. import rng, timing
+from ..conventions import Convention, get_convention
+from ..trials import TrialBatch
+
+Latents = dict[str, np.ndarray]
+_EPS = 1e-9
+
+
+def validate_dt(dt: object) -> float:
+    """dt in ms must be a positive number dividing 100 ms (so seq and int steps are exact)."""
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
+        raise ValueError(f"dt={dt!r} must be a number of ms that divides 100 (e.g. 10, 20, 50, 100)")
+    dt = float(dt)
+    if not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt={dt!r} must be > 0 ms and divide 100 (e.g. 10, 20, 50, 100)")
+    ratio = 100.0 / dt
+    if abs(ratio - round(ratio)) > 1e-9:
+        raise ValueError(
+            f"dt={dt:g} must divide 100 ms (allowed: 100/k for integer k, e.g. 10, 20, 25, 50, 100): "
+            "seq labels move one ring position and int delays count whole 100 ms units"
+        )
+    return dt
+
+
+def validate_dim_ring(dim_ring: object, even: bool = False, task: str = "") -> int:
+    """dim_ring must be an int >= 2 (and even for the match family)."""
+    if isinstance(dim_ring, bool) or not isinstance(dim_ring, (int, np.integer)) or dim_ring < 2:
+        raise ValueError(f"dim_ring={dim_ring!r} must be an int >= 2")
+    if even and dim_ring % 2:
+        raise ValueError(f"dim_ring={dim_ring!r} must be even for the match task {task!r} (N/2 halves)")
+    return int(dim_ring)
+
+
+def validate_sigma(sigma: object) -> float:
+    """sigma (noise scale, std = sigma / sqrt(dt)) must be a finite number >= 0."""
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)):
+        raise ValueError(f"sigma={sigma!r} must be a finite number >= 0")
+    sigma = float(sigma)
+    if not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma={sigma!r} must be a finite number >= 0")
+    return sigma
+
+
+def as_indices(indices: Iterable[int] | np.ndarray | int, name: str = "indices") -> np.ndarray:
+    """int64 [B] trial indices (>= 0) from an int, range, list or array."""
+    if isinstance(indices, range):
+        arr = np.arange(indices.start, indices.stop, indices.step, dtype=np.int64)
+    else:
+        arr = np.asarray(indices)
+        if arr.ndim == 0:
+            arr = arr[None]
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64).reshape(-1)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {int(arr.min())}")
+    return arr
+
+
+def period_steps(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened (row, step, local step) of every step in [start, stop) per row; [n] int64 each."""
+    dur = stop - start
+    width = int(dur.max()) if dur.size else 0
+    local = np.arange(width)
+    inside = local[None, :] < dur[:, None]
+    rows = np.broadcast_to(np.arange(start.size)[:, None], inside.shape)[inside]
+    loc = np.broadcast_to(local[None, :], inside.shape)[inside]
+    return rows, start[rows] + loc, loc
+
+
+class Task:
+    """Base class of all tasks; see the module docstring for the pipeline.
+
+    Shape-fixing arguments: ``convention`` (``"modcog"`` or ``"reference"``), ``dt`` (ms, divides
+    100), ``dim_ring`` (N >= 2), ``sigma`` (noise scale; std sigma/sqrt(dt)), ``timing`` (overrides
+    of period durations, keys must be period names).
+    """
+
+    family: ClassVar[str] = ""
+    name: str
+    base: str
+    periods: tuple[str, ...]
+    int_sign: int = 0
+    seq_sign: int = 0
+
+    def __init__(
+        self,
+        *,
+        convention: str | Convention = "modcog",
+        dt: float = 100,
+        dim_ring: int = 16,
+        sigma: float = 1.0,
+        timing: Mapping[str, object] | None = None,
+    ) -> None:
+        self.conv = get_convention(convention)
+        self.dt = validate_dt(dt)
+        self.dim_ring = validate_dim_ring(dim_ring, even=self.family == "match", task=self.name)
+        self.sigma = validate_sigma(sigma)
+        self.timing = self._default_timing()
+        self._apply_timing(timing)
+
+    # ----------------------------------------------------------------------------- configuration
+    @property
+    def convention(self) -> str:
+        return self.conv.name
+
+    @property
+    def ob_size(self) -> int:
+        """Observation channels: fixation + two rings, 1 + 2N."""
+        return 1 + 2 * self.dim_ring
+
+    @property
+    def n_actions(self) -> int:
+        """Action classes: fixate + one per ring direction, 1 + N."""
+        return 1 + self.dim_ring
+
+    @property
+    def noise_std(self) -> float:
+        return self.sigma / math.sqrt(self.dt)
+
+    @property
+    def instance_delay(self) -> bool:
+        """True when the delay is drawn once per (seed, task, modality) (reference match)."""
+        return self.family == "match" and self.conv.match_delay_per_instance and self.int_sign == 0
+
+    def _default_timing(self) -> dict[str, timing.Spec]:
+        raise NotImplementedError
+
+    def _apply_timing(self, overrides: Mapping[str, object] | None) -> None:
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"timing={overrides!r} must be a dict of period name -> duration spec")
+        for key, value in overrides.items():
+            if key not in self.periods:
+                raise ValueError(
+                    f"timing key {key!r} is not a period of {self.name!r}; allowed: {list(self.periods)}"
+                )
+            self.timing[key] = timing.parse_spec(value, f"timing[{key!r}]")
+        if timing.step_bounds(self.timing["decision"], self.dt)[0] < 1:
+            raise ValueError(
+                f"timing['decision']={self.timing['decision'].describe()} ms gives a decision period "
+                f"of 0 steps at dt={self.dt:g}; it needs at least one step"
+            )
+
+    def config(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this task with :func:`modcog_env.make_task`."""
+        return {
+            "task": self.name,
+            "convention": self.convention,
+            "dt": self.dt,
+            "dim_ring": self.dim_ring,
+            "sigma": self.sigma,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.name!r}, convention={self.convention!r}, dt={self.dt:g}, "
+            f"dim_ring={self.dim_ring}, sigma={self.sigma:g})"
+        )
+
+    def structure(self) -> str:
+        """The period order in one line, e.g. ``fixation >> stimulus >> delay >> decision``."""
+        return " >> ".join(self.periods)
+
+    def period_bounds(self) -> dict[str, tuple[int, int]]:
+        """(min, max) steps of each period, from the specs (never sampled)."""
+        return {p: timing.step_bounds(self.timing[p], self.dt) for p in self.periods}
+
+    def length_bounds(self) -> tuple[int, int]:
+        """(min, max) trial length in steps, from the period specs (never sampled)."""
+        bounds = self.period_bounds().values()
+        return sum(b[0] for b in bounds), sum(b[1] for b in bounds)
+
+    # ----------------------------------------------------------------------------- randomness
+    def _stream(self, what: str) -> str:
+        return f"{self.name}/{what}"
+
+    def _uniform(self, seed: int, what: str, idx: np.ndarray, n: int = 1) -> np.ndarray:
+        return rng.uniform(seed, self._stream(what), idx, n)
+
+    def _integers(self, seed: int, what: str, idx: np.ndarray, high: int, n: int = 1) -> np.ndarray:
+        return rng.integers(seed, self._stream(what), idx, high, n)
+
+    def _modality(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> np.ndarray:
+        """int64 [B] modality in {1, 2}: a fair coin, or strict alternation under ``reference``.
+
+        Under alternation the j-th trial of this task in a stream (j = ``occurrence``) uses
+        1 + ((m0 + j) mod 2), with m0 drawn once per (seed, task).
+        """
+        if self.conv.modality_alternates:
+            m0 = self._integers(seed, "modality0", np.zeros(1, np.int64), 2)[0, 0]
+            return 1 + (m0 + occurrence) % 2
+        return 1 + self._integers(seed, "modality", idx, 2)[:, 0]
+
+    # ----------------------------------------------------------------------------- pipeline
+    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
+        raise NotImplementedError
+
+    def _render(
+        self, ob: np.ndarray, lat: Latents, start: dict, stop: dict, seed: int, idx: np.ndarray
+    ) -> None:
+        raise NotImplementedError
+
+    def _modify(self, lat: Latents, steps: dict[str, np.ndarray]) -> Latents:
+        return lat
+
+    def _durations(self, seed: int, idx: np.ndarray, lat: Latents) -> dict[str, np.ndarray]:
+        steps = {}
+        for p in self.periods:
+            spec = self.timing[p]
+            if isinstance(spec, timing.Fixed):
+                steps[p] = timing.steps(spec, self.dt, np.zeros(idx.size))
+            else:
+                steps[p] = timing.steps(spec, self.dt, self._uniform(seed, f"timing/{p}", idx)[:, 0])
+        if self.instance_delay:
+            u = self._uniform(seed, "instance_delay", np.zeros(1, np.int64), 2)[0]
+            per_modality = timing.steps(self.timing["delay"], self.dt, u)
+            steps["delay"] = per_modality[lat["modality"] - 1]
+        return steps
+
+    def _labels(
+        self, lat: Latents, dec_start: np.ndarray, length: np.ndarray, t_max: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        t = np.arange(t_max)[None, :]
+        decision = (t >= dec_start[:, None]) & (t < length[:, None])
+        shift = 0
+        if self.seq_sign:
+            elapsed = np.maximum(t - dec_start[:, None], 0) * self.dt
+            shift = self.seq_sign * np.floor(elapsed / 100.0 + _EPS).astype(np.int64)
+        r = lat["response"][:, None]
+        n = self.dim_ring
+        moving = (r + 1 + shift) % n if self.conv.label_wrap else 1 + (r + shift) % n
+        label = np.where(decision & lat["go"][:, None], moving, 0).astype(np.int64)
+        return label, decision
+
+    def sample(
+        self,
+        seed: int,
+        indices: Iterable[int] | np.ndarray | int,
+        occurrence: Iterable[int] | np.ndarray | None = None,
+    ) -> TrialBatch:
+        """Trials ``indices`` of the stream ``seed`` as one padded TrialBatch.
+
+        ``occurrence`` (default: ``indices``) is each trial's count among this task's trials in
+        its stream; only the ``reference`` modality alternation reads it.
+        """
+        seed = rng.normalize_seed(seed)
+        idx = as_indices(indices)
+        occ = idx if occurrence is None else as_indices(occurrence, "occurrence")
+        if occ.shape != idx.shape:
+            raise ValueError(f"occurrence has {occ.size} entries, indices has {idx.size}")
+        lat = self._draw(seed, idx, occ)
+        steps = self._durations(seed, idx, lat)
+        lat = self._modify(lat, steps)
+        start, stop, t = {}, {}, np.zeros(idx.size, np.int64)
+        for p in self.periods:
+            start[p] = t
+            t = t + steps[p]
+            stop[p] = t
+        length = t
+        t_max = int(length.max()) if idx.size else 0
+        ob = np.zeros((idx.size, t_max, self.ob_size), dtype=np.float32)
+        self._render(ob, lat, start, stop, seed, idx)
+        label, decision = self._labels(lat, start["decision"], length, t_max)
+        params = {
+            "go": lat["go"],
+            "response": lat["response"],
+            "delay_ms": (steps["delay"] * self.dt) if "delay" in steps else np.zeros(idx.size),
+            "int_sign": np.full(idx.size, self.int_sign, np.int64),
+            "seq_sign": np.full(idx.size, self.seq_sign, np.int64),
+        }
+        params.update({k: v for k, v in lat.items() if k not in params and not k.startswith("_")})
+        return TrialBatch(
+            ob=ob,
+            label=label,
+            length=length,
+            decision=decision,
+            start=start,
+            stop=stop,
+            task=np.zeros(idx.size, np.int64),
+            index=idx,
+            params=params,
+            task_names=(self.name,),
+            dt=self.dt,
+        )
+
+    # ----------------------------------------------------------------------------- render helpers
+    def _write_fixation(self, ob: np.ndarray, dec_start: np.ndarray) -> None:
+        """Fixation input 1 on every pre-decision step."""
+        ob[:, :, 0] = np.arange(ob.shape[1])[None, :] < dec_start[:, None]
+
+    def _write_ring(
+        self,
+        ob: np.ndarray,
+        start: np.ndarray,
+        stop: np.ndarray,
+        pattern: np.ndarray,
+        modality: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add ``pattern`` ([B, N] to ring ``modality`` [B], or [B, 2N] to both) on [start, stop).
+
+        Returns the (row, step, local step) index arrays of the period for further writes.
+        """
+        rows, cols, loc = period_steps(start, stop)
+        if modality is not None:
+            n = self.dim_ring
+            both = np.zeros((pattern.shape[0], 2 * n))
+            both[:, :n] = pattern * (modality == 1)[:, None]
+            both[:, n:] = pattern * (modality == 2)[:, None]
+            pattern = both
+        ob[rows, cols, 1:] += pattern[rows]
+        return rows, cols, loc
+
+    def _noise(
+        self, seed: int, period: str, idx: np.ndarray, loc: np.ndarray, rows: np.ndarray, width: int
+    ) -> np.ndarray:
+        """float64 [n, width] N(0, noise_std**2) for the flattened steps (rows, loc) of a period.
+
+        Draw (t_local * width + c) of trial k in stream ``noise/<period>``: independent of B.
+        """
+        t_span = int(loc.max()) + 1 if loc.size else 0
+        z = rng.normal(seed, self._stream(f"noise/{period}"), idx, t_span * width)
+        return self.noise_std * z.reshape(idx.size, t_span, width)[rows, loc]
