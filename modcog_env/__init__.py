@@ -4,7 +4,11 @@ Importing the package registers ``ModCog-<CamelName>-v0`` for all 126 tasks. It 
 gymnasium only; torch, matplotlib and neurogym are imported by the modules that use them.
 """
 
+from .batches import Batches, Dataset, loss_weights
 from .conventions import CONVENTIONS, Convention, get_convention
+from .env import MultiTaskEnv, TaskEnv
+from .scheduler import SCHEDULES, Schedule, make_schedule
+from .streams import TaskStreams, stream_seed
 from .tasks import (
     ALL_TASKS,
     BASES,
@@ -21,6 +25,7 @@ from .tasks import (
 )
 from .tasks.catalog import register_envs
 from .trials import Trial, TrialBatch
+from .vector import ModCogVectorEnv, make_vec
 
 __version__ = "0.1.0"
 
@@ -36,6 +41,18 @@ def make(task: str, **kwargs: object):
 
 __all__ = [
     "ALL_TASKS",
+    "Batches",
+    "Dataset",
+    "ModCogVectorEnv",
+    "MultiTaskEnv",
+    "SCHEDULES",
+    "Schedule",
+    "TaskEnv",
+    "TaskStreams",
+    "loss_weights",
+    "make_schedule",
+    "make_vec",
+    "stream_seed",
     "BASES",
     "COLLECTIONS",
     "CONVENTIONS",

@@ -15,7 +15,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .tasks.catalog import make_task
+from .scheduler import Schedule
+from .streams import TaskStreams
 from .trials import Trial
 
 DEFAULT_REWARDS = {"correct": 1.0, "fail": 0.0, "abort": -0.1}
@@ -27,7 +28,11 @@ def validate_rewards(rewards: Mapping[str, float] | None) -> dict[str, float]:
     for key, value in (rewards or {}).items():
         if key not in DEFAULT_REWARDS:
             raise ValueError(f"rewards key {key!r} is not one of {sorted(DEFAULT_REWARDS)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise ValueError(f"rewards[{key!r}]={value!r} must be a finite number")
         out[key] = float(value)
     return out
@@ -91,9 +96,30 @@ class TaskEnv(gym.Env):
         continuous: bool = False,
         render_mode: str | None = None,
     ) -> None:
-        self.task = make_task(
-            task, convention=convention, dt=dt, dim_ring=dim_ring, sigma=sigma, timing=timing
+        self._setup(
+            TaskStreams(
+                task,
+                convention=convention,
+                dt=dt,
+                dim_ring=dim_ring,
+                sigma=sigma,
+                timing=timing,
+                rule_inputs=False,
+            ),
+            rewards,
+            continuous,
+            render_mode,
         )
+        self.task = self.streams.tasks[0]
+
+    def _setup(
+        self,
+        streams: TaskStreams,
+        rewards: Mapping[str, float] | None,
+        continuous: bool,
+        render_mode: str | None,
+    ) -> None:
+        self.streams = streams
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode={render_mode!r} is not supported; allowed: "
@@ -104,13 +130,13 @@ class TaskEnv(gym.Env):
         self.render_mode = render_mode
         self.continuous = continuous
         self.rewards = validate_rewards(rewards)
-        self.dt = self.task.dt
+        self.dt = streams.dt
         self.observation_space = spaces.Box(
-            -np.inf, np.inf, shape=(self.task.ob_size,), dtype=np.float32
+            -np.inf, np.inf, shape=(streams.ob_size,), dtype=np.float32
         )
-        self.action_space = spaces.Discrete(self.task.n_actions)
-        self._neurogym_rewards = self.task.conv.neurogym_rewards
-        self._seq = self.task.seq_sign != 0
+        self.action_space = spaces.Discrete(streams.n_actions)
+        self._neurogym_rewards = streams.tasks[0].conv.neurogym_rewards
+        self._state = None
         self.stream_seed: int | None = None
         self.trial_index = -1
         self.trial: Trial | None = None
@@ -120,8 +146,12 @@ class TaskEnv(gym.Env):
 
     # ------------------------------------------------------------------------------ trials
     def _start_trial(self, k: int) -> None:
+        if self._state is None or int(self._state.position[0]) != k:
+            self._state = self.streams.state_at([self.stream_seed], k)
+        batch, _ = self.streams.next_trials(self._state, 1)
         self.trial_index = k
-        self.trial = self.task.sample(self.stream_seed, [k]).trial(0)
+        self.trial = batch.trial(0)
+        self._seq = self.trial.params["seq_sign"] != 0
         self._dec_start = self.trial.start["decision"]
         self._fix_stop = self.trial.stop.get("fixation", 0)
         self._go = bool(self.trial.params["go"])
@@ -138,7 +168,7 @@ class TaskEnv(gym.Env):
         """
         super().reset(seed=seed)
         if seed is not None:
-            self.stream_seed, k = int(seed), 0
+            self.stream_seed, k, self._state = int(seed), 0, None
         elif self.stream_seed is None:
             self.stream_seed, k = int(self.np_random.integers(2**63)), 0
         else:
@@ -194,8 +224,15 @@ class TaskEnv(gym.Env):
         reward, outcome = self._judge(action, gt, last)
         info: dict[str, Any] = {"gt": gt, "new_trial": outcome is not None}
         if self.render_mode == "ansi":
-            self._last = {"trial": trial, "index": self.trial_index, "t": t, "action": action,
-                          "gt": gt, "reward": reward, "outcome": outcome}
+            self._last = {
+                "trial": trial,
+                "index": self.trial_index,
+                "t": t,
+                "action": action,
+                "gt": gt,
+                "reward": reward,
+                "outcome": outcome,
+            }
         terminated = False
         if outcome is None:
             self.t = t + 1
@@ -227,14 +264,75 @@ class TaskEnv(gym.Env):
         trial = self.trial
         if not self._last:
             return (
-                f"{self.task.name} trial {self.trial_index}: {trial.length} steps, "
+                f"{trial.task_name} trial {self.trial_index}: {trial.length} steps, "
                 f"{trial.period_names}"
             )
         s = self._last
         trial = s["trial"]
         end = f" -> {s['outcome']}" if s["outcome"] else ""
         return (
-            f"{self.task.name} trial {s['index']} t={s['t']:>3} {trial.period_at(s['t']):<9} "
+            f"{trial.task_name} trial {s['index']} t={s['t']:>3} {trial.period_at(s['t']):<9} "
             f"fix={trial.ob[s['t'], 0]:+.2f} gt={s['gt']:>2} action={s['action']:>2} "
             f"reward={s['reward']:+.1f}{end}"
         )
+
+
+class MultiTaskEnv(TaskEnv):
+    """Several tasks in one env: a schedule picks each trial's task; a rule one-hot is appended.
+
+    ## Observation space
+    ``Box(-inf, inf, (1 + 2 * dim_ring + n,), float32)``: the single-task channels, then a one-hot
+    of the current task's index in ``tasks`` (53 / 115 / 159 for 20-cog / mod-cog-82 /
+    mod-cog-126 at dim_ring 16). Rule channels never carry noise. Actions, rewards and episodes are
+    as in :class:`TaskEnv`.
+
+    ## Arguments
+    ``tasks``: a collection key (``"20-cog"``, ``"mod-cog-82"``, ``"mod-cog-126"``) or a list of
+    short names (its order defines the rule index). ``schedule``: ``"random-no-repeat"``
+    (default), ``"uniform"``, ``"weighted"`` (``schedule_kwargs={"weights": [...]}``),
+    ``"sequential"``, ``"blocks"`` (``schedule_kwargs={"block_size": b}``) or a Schedule. The
+    other arguments as in :class:`TaskEnv`; every task shares them.
+
+    Trial k after ``reset(seed=s)`` is trial k of stream ``s``: the same trial that
+    ``Batches(tasks, seed=s)`` puts in stream 0 (``modcog_env.stream_seed`` maps stream r).
+
+    Registered ids: ``ModCog-20Cog-v0``, ``ModCog-ModCog82-v0``, ``ModCog-ModCog126-v0``.
+    Version history: v0, initial version.
+    """
+
+    def __init__(
+        self,
+        tasks: str | list[str] = "20-cog",
+        *,
+        schedule: str | Schedule = "random-no-repeat",
+        schedule_kwargs: Mapping[str, object] | None = None,
+        convention: str = "modcog",
+        dt: float = 100,
+        dim_ring: int = 16,
+        sigma: float = 1.0,
+        rewards: Mapping[str, float] | None = None,
+        continuous: bool = False,
+        render_mode: str | None = None,
+    ) -> None:
+        self._setup(
+            TaskStreams(
+                tasks,
+                schedule=schedule,
+                schedule_kwargs=schedule_kwargs,
+                convention=convention,
+                dt=dt,
+                dim_ring=dim_ring,
+                sigma=sigma,
+                rule_inputs=True,
+            ),
+            rewards,
+            continuous,
+            render_mode,
+        )
+        self.tasks = self.streams.names
+
+    @property
+    def task(self):  # the task of the current trial
+        if self.trial is None:
+            return None
+        return self.streams.tasks[self.streams.names.index(self.trial.task_name)]

@@ -46,43 +46,111 @@ def normalize_seed(seed: int) -> int:
     return int(seed) & _MASK64
 
 
-def trial_keys(seed: int, stream: str, indices: np.ndarray) -> np.ndarray:
-    """uint64 [B] key of each trial index in a stream: a pure function of (seed, stream, index)."""
-    base = _mix(np.array([normalize_seed(seed) ^ stream_key(stream)], dtype=np.uint64))
-    idx = np.asarray(indices).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        return _mix(base + _mix(idx * _GOLDEN + _GOLDEN))
+def as_seeds(seed: int | np.ndarray, size: int) -> np.ndarray:
+    """uint64 [size] per-trial seeds from one int seed or an integer array of ``size`` seeds."""
+    if isinstance(seed, np.ndarray):
+        if not np.issubdtype(seed.dtype, np.integer) or seed.shape != (size,):
+            raise ValueError(
+                f"seed array must be integer with shape ({size},), got {seed.dtype} {seed.shape}"
+            )
+        return seed.astype(np.uint64)
+    return np.full(size, normalize_seed(seed), dtype=np.uint64)
 
 
-def bits(seed: int, stream: str, indices: np.ndarray, n: int) -> np.ndarray:
-    """uint64 [B, n] random words; column j is draw j of each trial."""
-    keys = trial_keys(seed, stream, indices)
-    draws = (np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN)[None, :]
-    with np.errstate(over="ignore"):
-        return _mix(keys[:, None] + draws)
+class Keys:
+    """Per-trial keys of one sampling call: ``uniform``/``integers``/``normal`` under named streams.
+
+    ``Keys(seed, indices)`` derives one 64-bit base per trial from (seed, index); a named stream
+    costs one more mix, and draw j of a stream one more. ``seed`` is one int or a uint64 [B] array
+    of per-trial stream seeds.
+    """
+
+    __slots__ = ("seeds", "index", "base")
+
+    def __init__(self, seed: int | np.ndarray, indices: np.ndarray) -> None:
+        idx = np.asarray(indices).astype(np.uint64).reshape(-1)
+        self.index = idx
+        self.seeds = as_seeds(seed, idx.size)
+        with np.errstate(over="ignore"):
+            self.base = _mix(_mix(self.seeds ^ _GOLDEN) + _mix(idx * _GOLDEN + _GOLDEN))
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def take(self, rows: np.ndarray) -> Keys:
+        """Keys of a subset of the trials (boolean mask or row indices)."""
+        out = Keys.__new__(Keys)
+        out.index, out.seeds, out.base = self.index[rows], self.seeds[rows], self.base[rows]
+        return out
+
+    def instance(self) -> Keys:
+        """Keys of index 0 under the same seeds: draws shared by every trial of a stream."""
+        return Keys(self.seeds, np.zeros(self.index.size, np.uint64))
+
+    def stream(self, name: str) -> np.ndarray:
+        """uint64 [B] state of each trial under stream ``name`` (already a mixed per-trial key)."""
+        return self.base ^ np.uint64(stream_key(name))
+
+    def bits(self, name: str, n: int) -> np.ndarray:
+        """uint64 [B, n] random words; column j is draw j of each trial (SplitMix64 outputs of the
+        stream state, one mix per word)."""
+        draws = (np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN)[None, :]
+        with np.errstate(over="ignore"):
+            return _mix(self.stream(name)[:, None] + draws)
+
+    def uniform(self, name: str, n: int = 1) -> np.ndarray:
+        """float64 [B, n] uniform on [0, 1) with 53 random bits."""
+        return (self.bits(name, n) >> _S11).astype(np.float64) * (2.0**-53)
+
+    def integers(self, name: str, high: int, n: int = 1) -> np.ndarray:
+        """int64 [B, n] uniform on {0, ..., high-1} (bias below 2**-40 for high < 2**13)."""
+        return (self.uniform(name, n) * high).astype(np.int64)
+
+    def normal(self, name: str, n: int) -> np.ndarray:
+        """float32 [B, n] standard normal draws for noise.
+
+        Word j//2 of a trial gives draws j and j+1 (Box-Muller on two 24-bit halves, in float32),
+        so a draw's value does not depend on ``n``. The 24-bit resolution caps |z| at about 5.9.
+        """
+        half = (n + 1) // 2
+        w = self.bits(name, half)
+        u1 = ((w >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+        u2 = ((w >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+        radius = np.sqrt(np.float32(-2.0) * np.log(u1))
+        angle = np.float32(_TWO_PI) * u2
+        out = np.empty((w.shape[0], half, 2), dtype=np.float32)
+        np.multiply(radius, np.cos(angle), out=out[..., 0])
+        np.multiply(radius, np.sin(angle), out=out[..., 1])
+        return out.reshape(-1, 2 * half)[:, :n]
 
 
-def uniform(seed: int, stream: str, indices: np.ndarray, n: int = 1) -> np.ndarray:
-    """float64 [B, n] uniform on [0, 1) with 53 random bits."""
-    return (bits(seed, stream, indices, n) >> _S11).astype(np.float64) * (2.0**-53)
+def uniform(seed: int | np.ndarray, stream: str, indices: np.ndarray, n: int = 1) -> np.ndarray:
+    """float64 [B, n] uniform on [0, 1): ``Keys(seed, indices).uniform(stream, n)``."""
+    return Keys(seed, indices).uniform(stream, n)
 
 
-def integers(seed: int, stream: str, indices: np.ndarray, high: int, n: int = 1) -> np.ndarray:
-    """int64 [B, n] uniform on {0, ..., high-1} (bias below 2**-40 for high < 2**13)."""
-    return np.floor(uniform(seed, stream, indices, n) * high).astype(np.int64)
+def integers(
+    seed: int | np.ndarray, stream: str, indices: np.ndarray, high: int, n: int = 1
+) -> np.ndarray:
+    """int64 [B, n] uniform on {0, ..., high-1}: ``Keys(seed, indices).integers(...)``."""
+    return Keys(seed, indices).integers(stream, high, n)
 
 
-def normal(seed: int, stream: str, indices: np.ndarray, n: int) -> np.ndarray:
-    """float64 [B, n] standard normal draws; draw j uses uniforms 2*(j//2) and 2*(j//2)+1
-    (Box-Muller), so its value does not depend on ``n``."""
-    half = (n + 1) // 2
-    u = uniform(seed, stream, indices, 2 * half).reshape(-1, half, 2)
-    radius = np.sqrt(-2.0 * np.log1p(-u[..., 0]))
-    angle = _TWO_PI * u[..., 1]
-    out = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
-    return out.reshape(-1, 2 * half)[:, :n]
+def normal(seed: int | np.ndarray, stream: str, indices: np.ndarray, n: int) -> np.ndarray:
+    """float32 [B, n] standard normals: ``Keys(seed, indices).normal(stream, n)``."""
+    return Keys(seed, indices).normal(stream, n)
+
+
+def bits(seed: int | np.ndarray, stream: str, indices: np.ndarray, n: int) -> np.ndarray:
+    """uint64 [B, n] random words: ``Keys(seed, indices).bits(stream, n)``."""
+    return Keys(seed, indices).bits(stream, n)
+
+
+def trial_keys(seed: int | np.ndarray, stream: str, indices: np.ndarray) -> np.ndarray:
+    """uint64 [B] key of each trial under ``stream``: a pure function of (seed, stream, index)."""
+    return Keys(seed, indices).stream(stream)
 
 
 def derive_seed(seed: int, stream: str, index: int = 0) -> int:
-    """A new 64-bit seed derived from (seed, stream, index); used to give sub-streams their own seeds."""
+    """A new 64-bit seed derived from (seed, stream, index); gives sub-streams their own seeds."""
     return int(trial_keys(seed, stream, np.array([index]))[0])

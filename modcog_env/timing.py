@@ -51,7 +51,7 @@ class Choice:
         return "U{" + ", ".join(f"{v:g}" for v in self.values) + "}"
 
 
-Spec = Union[Fixed, Uniform, Choice]
+Spec = Union[Fixed, Uniform, Choice]  # noqa: UP007 (a runtime alias; py3.10 needs Union)
 
 
 def _check_ms(value: object, what: str) -> float:

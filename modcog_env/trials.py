@@ -50,7 +50,9 @@ class Trial:
     def period(self, name: str) -> slice:
         """Step slice of period ``name``."""
         if name not in self.start:
-            raise ValueError(f"period={name!r} is not a period of this trial; has {self.period_names}")
+            raise ValueError(
+                f"period={name!r} is not a period of this trial; has {self.period_names}"
+            )
         return slice(self.start[name], self.stop[name])
 
     def period_at(self, t: int) -> str:
@@ -117,7 +119,9 @@ class TrialBatch:
             decision=self.decision[i, :n].copy(),
             start={p: int(self.start[p][i]) for p in present},
             stop={p: int(self.stop[p][i]) for p in present},
-            params={k: (v[i].item() if v.ndim == 1 else v[i].copy()) for k, v in self.params.items()},
+            params={
+                k: (v[i].item() if v.ndim == 1 else v[i].copy()) for k, v in self.params.items()
+            },
             task_name=self.task_names[int(self.task[i])] if self.task_names else "",
             index=int(self.index[i]),
             dt=self.dt,
@@ -175,8 +179,10 @@ class TrialBatch:
             for k in keys:
                 proto = next(d[k] for d in dicts if k in d)
                 parts = [
-                    d[k] if k in d else np.full((n,) + proto.shape[1:], _fill_value(proto.dtype), proto.dtype)
-                    for d, n in zip(dicts, sizes)
+                    d[k]
+                    if k in d
+                    else np.full((n,) + proto.shape[1:], _fill_value(proto.dtype), proto.dtype)
+                    for d, n in zip(dicts, sizes, strict=True)
                 ]
                 out[k] = np.concatenate(parts)
             return out
@@ -189,7 +195,9 @@ class TrialBatch:
             decision=np.concatenate([pad(b.decision) for b in batches]),
             start=merge([b.start for b in batches]),
             stop=merge([b.stop for b in batches]),
-            task=np.concatenate([m[b.task] if m.size else b.task for m, b in zip(remap, batches)]),
+            task=np.concatenate(
+                [m[b.task] if m.size else b.task for m, b in zip(remap, batches, strict=True)]
+            ),
             index=np.concatenate([b.index for b in batches]),
             params=merge([b.params for b in batches]),
             task_names=tuple(names),

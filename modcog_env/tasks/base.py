@@ -32,14 +32,17 @@ _EPS = 1e-9
 def validate_dt(dt: object) -> float:
     """dt in ms must be a positive number dividing 100 ms (so seq and int steps are exact)."""
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.integer, np.floating)):
-        raise ValueError(f"dt={dt!r} must be a number of ms that divides 100 (e.g. 10, 20, 50, 100)")
+        raise ValueError(
+            f"dt={dt!r} must be a number of ms that divides 100 (e.g. 10, 20, 50, 100)"
+        )
     dt = float(dt)
     if not math.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt={dt!r} must be > 0 ms and divide 100 (e.g. 10, 20, 50, 100)")
     ratio = 100.0 / dt
     if abs(ratio - round(ratio)) > 1e-9:
         raise ValueError(
-            f"dt={dt:g} must divide 100 ms (allowed: 100/k for integer k, e.g. 10, 20, 25, 50, 100): "
+            f"dt={dt:g} must divide 100 ms "
+            "(allowed: 100/k for integer k, e.g. 10, 20, 25, 50, 100): "
             "seq labels move one ring position and int delays count whole 100 ms units"
         )
     return dt
@@ -50,7 +53,9 @@ def validate_dim_ring(dim_ring: object, even: bool = False, task: str = "") -> i
     if isinstance(dim_ring, bool) or not isinstance(dim_ring, (int, np.integer)) or dim_ring < 2:
         raise ValueError(f"dim_ring={dim_ring!r} must be an int >= 2")
     if even and dim_ring % 2:
-        raise ValueError(f"dim_ring={dim_ring!r} must be even for the match task {task!r} (N/2 halves)")
+        raise ValueError(
+            f"dim_ring={dim_ring!r} must be even for the match task {task!r} (N/2 halves)"
+        )
     return int(dim_ring)
 
 
@@ -157,12 +162,14 @@ class Task:
         for key, value in overrides.items():
             if key not in self.periods:
                 raise ValueError(
-                    f"timing key {key!r} is not a period of {self.name!r}; allowed: {list(self.periods)}"
+                    f"timing key {key!r} is not a period of {self.name!r}; "
+                    f"allowed: {list(self.periods)}"
                 )
             self.timing[key] = timing.parse_spec(value, f"timing[{key!r}]")
         if timing.step_bounds(self.timing["decision"], self.dt)[0] < 1:
             raise ValueError(
-                f"timing['decision']={self.timing['decision'].describe()} ms gives a decision period "
+                f"timing['decision']={self.timing['decision'].describe()} ms "
+                "gives a decision period "
                 f"of 0 steps at dt={self.dt:g}; it needs at least one step"
             )
 
@@ -199,47 +206,48 @@ class Task:
     def _stream(self, what: str) -> str:
         return f"{self.name}/{what}"
 
-    def _uniform(self, seed: int, what: str, idx: np.ndarray, n: int = 1) -> np.ndarray:
-        return rng.uniform(seed, self._stream(what), idx, n)
+    def _uniform(self, keys: rng.Keys, what: str, n: int = 1) -> np.ndarray:
+        return keys.uniform(self._stream(what), n)
 
-    def _integers(self, seed: int, what: str, idx: np.ndarray, high: int, n: int = 1) -> np.ndarray:
-        return rng.integers(seed, self._stream(what), idx, high, n)
+    def _integers(self, keys: rng.Keys, what: str, high: int, n: int = 1) -> np.ndarray:
+        return keys.integers(self._stream(what), high, n)
 
-    def _modality(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> np.ndarray:
+    def _modality(self, keys: rng.Keys, occurrence: np.ndarray) -> np.ndarray:
         """int64 [B] modality in {1, 2}: a fair coin, or strict alternation under ``reference``.
 
         Under alternation the j-th trial of this task in a stream (j = ``occurrence``) uses
         1 + ((m0 + j) mod 2), with m0 drawn once per (seed, task).
         """
         if self.conv.modality_alternates:
-            m0 = self._integers(seed, "modality0", np.zeros(1, np.int64), 2)[0, 0]
+            m0 = self._integers(keys.instance(), "modality0", 2)[:, 0]
             return 1 + (m0 + occurrence) % 2
-        return 1 + self._integers(seed, "modality", idx, 2)[:, 0]
+        return 1 + self._integers(keys, "modality", 2)[:, 0]
 
     # ----------------------------------------------------------------------------- pipeline
-    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
+    def _draw(self, keys: rng.Keys, occurrence: np.ndarray) -> Latents:
         raise NotImplementedError
 
     def _render(
-        self, ob: np.ndarray, lat: Latents, start: dict, stop: dict, seed: int, idx: np.ndarray
+        self, ob: np.ndarray, lat: Latents, start: dict, stop: dict, keys: rng.Keys
     ) -> None:
         raise NotImplementedError
 
     def _modify(self, lat: Latents, steps: dict[str, np.ndarray]) -> Latents:
         return lat
 
-    def _durations(self, seed: int, idx: np.ndarray, lat: Latents) -> dict[str, np.ndarray]:
+    def _durations(self, keys: rng.Keys, lat: Latents) -> dict[str, np.ndarray]:
         steps = {}
         for p in self.periods:
             spec = self.timing[p]
             if isinstance(spec, timing.Fixed):
-                steps[p] = timing.steps(spec, self.dt, np.zeros(idx.size))
+                steps[p] = timing.steps(spec, self.dt, np.zeros(len(keys)))
             else:
-                steps[p] = timing.steps(spec, self.dt, self._uniform(seed, f"timing/{p}", idx)[:, 0])
+                steps[p] = timing.steps(spec, self.dt, self._uniform(keys, f"timing/{p}")[:, 0])
         if self.instance_delay:
-            u = self._uniform(seed, "instance_delay", np.zeros(1, np.int64), 2)[0]
-            per_modality = timing.steps(self.timing["delay"], self.dt, u)
-            steps["delay"] = per_modality[lat["modality"] - 1]
+            # one delay per (seed, task, modality): drawn at index 0 of the seed's stream
+            u = self._uniform(keys.instance(), "instance_delay", 2)
+            u = np.take_along_axis(u, (lat["modality"] - 1)[:, None], axis=1)[:, 0]
+            steps["delay"] = timing.steps(self.timing["delay"], self.dt, u)
         return steps
 
     def _labels(
@@ -259,22 +267,23 @@ class Task:
 
     def sample(
         self,
-        seed: int,
+        seed: int | np.ndarray,
         indices: Iterable[int] | np.ndarray | int,
         occurrence: Iterable[int] | np.ndarray | None = None,
     ) -> TrialBatch:
         """Trials ``indices`` of the stream ``seed`` as one padded TrialBatch.
 
-        ``occurrence`` (default: ``indices``) is each trial's count among this task's trials in
-        its stream; only the ``reference`` modality alternation reads it.
+        ``seed`` is one int, or an integer array with one stream seed per trial (several streams
+        sampled in one call). ``occurrence`` (default: ``indices``) is each trial's count among
+        this task's trials in its stream; only the ``reference`` modality alternation reads it.
         """
-        seed = rng.normalize_seed(seed)
         idx = as_indices(indices)
+        keys = rng.Keys(seed, idx)
         occ = idx if occurrence is None else as_indices(occurrence, "occurrence")
         if occ.shape != idx.shape:
             raise ValueError(f"occurrence has {occ.size} entries, indices has {idx.size}")
-        lat = self._draw(seed, idx, occ)
-        steps = self._durations(seed, idx, lat)
+        lat = self._draw(keys, occ)
+        steps = self._durations(keys, lat)
         lat = self._modify(lat, steps)
         start, stop, t = {}, {}, np.zeros(idx.size, np.int64)
         for p in self.periods:
@@ -284,7 +293,7 @@ class Task:
         length = t
         t_max = int(length.max()) if idx.size else 0
         ob = np.zeros((idx.size, t_max, self.ob_size), dtype=np.float32)
-        self._render(ob, lat, start, stop, seed, idx)
+        self._render(ob, lat, start, stop, keys)
         label, decision = self._labels(lat, start["decision"], length, t_max)
         params = {
             "go": lat["go"],
@@ -336,12 +345,12 @@ class Task:
         return rows, cols, loc
 
     def _noise(
-        self, seed: int, period: str, idx: np.ndarray, loc: np.ndarray, rows: np.ndarray, width: int
+        self, keys: rng.Keys, period: str, loc: np.ndarray, rows: np.ndarray, width: int
     ) -> np.ndarray:
-        """float64 [n, width] N(0, noise_std**2) for the flattened steps (rows, loc) of a period.
+        """float32 [n, width] N(0, noise_std**2) for the flattened steps (rows, loc) of a period.
 
         Draw (t_local * width + c) of trial k in stream ``noise/<period>``: independent of B.
         """
         t_span = int(loc.max()) + 1 if loc.size else 0
-        z = rng.normal(seed, self._stream(f"noise/{period}"), idx, t_span * width)
-        return self.noise_std * z.reshape(idx.size, t_span, width)[rows, loc]
+        z = keys.normal(self._stream(f"noise/{period}"), t_span * width)
+        return np.float32(self.noise_std) * z.reshape(len(keys), t_span, width)[rows, loc]

@@ -100,11 +100,13 @@ def parse_name(name: str) -> tuple[str, int, int]:
 def _suggest(name: object) -> str:
     pool = [*ALL_TASKS, *(gym_id(n) for n in ALL_TASKS)]
     close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(map(repr, close))}?" if close else "; see modcog_env.ALL_TASKS"
+    return (
+        f"; did you mean {', '.join(map(repr, close))}?" if close else "; see modcog_env.ALL_TASKS"
+    )
 
 
 def canonical_name(name_or_id: str) -> str:
-    """Short canonical name of a short name, alias or gym id (``ModCog-DelayGo-v0`` -> ``dlygo``)."""
+    """Canonical short name of a name, alias or gym id (``ModCog-DelayGo-v0`` -> ``dlygo``)."""
     if isinstance(name_or_id, str) and name_or_id.startswith(ID_PREFIX):
         camel = name_or_id[len(ID_PREFIX) :]
         camel = camel[: -len(ID_SUFFIX)] if camel.endswith(ID_SUFFIX) else camel
@@ -178,10 +180,20 @@ def make_task(
 
 
 ENTRY_POINT = "modcog_env.env:TaskEnv"
+MULTI_ENTRY_POINT = "modcog_env.env:MultiTaskEnv"
+VECTOR_ENTRY_POINT = "modcog_env.vector:ModCogVectorEnv"
+# collection key -> gym id of its multitask env
+COLLECTION_IDS: dict[str, str] = {
+    "20-cog": "ModCog-20Cog-v0",
+    "mod-cog-82": "ModCog-ModCog82-v0",
+    "mod-cog-126": "ModCog-ModCog126-v0",
+}
 
 
 def register_envs() -> None:
-    """Register ``ModCog-<Camel>-v0`` for every task (string entry points; builds no task).
+    """Register ``ModCog-<Camel>-v0`` for every task and one multitask id per collection.
+
+    String entry points, JSON-friendly kwargs (the short name or collection key); builds no task.
 
     Ids already registered are skipped, so re-importing the package does not warn.
     """
@@ -190,4 +202,17 @@ def register_envs() -> None:
     for name in ALL_TASKS:
         env_id = gym_id(name)
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=ENTRY_POINT, kwargs={"task": name})
+            gymnasium.register(
+                id=env_id,
+                entry_point=ENTRY_POINT,
+                vector_entry_point=VECTOR_ENTRY_POINT,
+                kwargs={"task": name},
+            )
+    for key, env_id in COLLECTION_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(
+                id=env_id,
+                entry_point=MULTI_ENTRY_POINT,
+                vector_entry_point=VECTOR_ENTRY_POINT,
+                kwargs={"tasks": key},
+            )

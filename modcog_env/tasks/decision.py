@@ -37,8 +37,9 @@ class DecisionTask(Task):
     Per trial: i1 ~ U{0..N-1}, i2 ~ U({0..N-1} minus {i1}); per shown modality, non-delay kind
     c_m = sign * U{0.08, 0.16, 0.32, 0.64}, a_m = 0.5 + c_m/2, b_m = 0.5 - c_m/2; delay kind
     (a_m, b_m) a uniform ordered pair of distinct values of {0.3, 0.6, 1.0}. Evidence
-    E1 = sum_m w_m a_m, E2 = sum_m w_m b_m; i* = argmax. Ties are redrawn (``modcog``) or decided by
-    a coin (``reference``). Noise eps ~ N(0, (sigma/sqrt(dt))^2) on all channels in stimulus periods.
+    E1 = sum_m w_m a_m, E2 = sum_m w_m b_m; i* = argmax. Ties are redrawn (``modcog``) or decided
+    by a coin (``reference``). Noise eps ~ N(0, (sigma/sqrt(dt))^2) on all channels in stimulus
+    periods.
     Timing (ms): fixation U[200, 500), stimulus 500 (stim1, delay, stim2 500 each), decision 200.
 
     Params: ``theta1_idx``, ``theta2_idx``, ``strength1``/``strength2``/``coherence`` ([B, 2], per
@@ -50,7 +51,9 @@ class DecisionTask(Task):
 
     def __init__(self, base: str, **kwargs: object) -> None:
         if base not in DECISION_BASES:
-            raise ValueError(f"base={base!r} is not a DM-family task; allowed: {list(DECISION_BASES)}")
+            raise ValueError(
+                f"base={base!r} is not a DM-family task; allowed: {list(DECISION_BASES)}"
+            )
         self.name = self.base = base
         self.delayed, shown, weights = DECISION_BASES[base]
         self.shown = np.array(shown, dtype=bool)
@@ -71,23 +74,25 @@ class DecisionTask(Task):
         spec["decision"] = timing.Fixed(200)
         return spec
 
-    def _strengths(self, seed: int, what: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _strengths(self, keys, what: str) -> tuple[np.ndarray, np.ndarray]:
         """(a, b) [B, 2]: strengths at theta1 and theta2 per modality; 0 where not shown."""
         if self.delayed:
-            pair = DELAY_PAIRS[self._integers(seed, what, idx, len(DELAY_PAIRS), 2)]  # [B, 2, 2]
+            pair = DELAY_PAIRS[self._integers(keys, what, len(DELAY_PAIRS), 2)]  # [B, 2, 2]
             a, b = pair[..., 0], pair[..., 1]
         else:
-            draws = self._integers(seed, what, idx, 2 * len(COHERENCES), 2)  # [B, 2]
-            coh = COHERENCES[draws % len(COHERENCES)] * np.where(draws >= len(COHERENCES), 1.0, -1.0)
+            draws = self._integers(keys, what, 2 * len(COHERENCES), 2)  # [B, 2]
+            coh = COHERENCES[draws % len(COHERENCES)] * np.where(
+                draws >= len(COHERENCES), 1.0, -1.0
+            )
             a, b = 0.5 + coh / 2, 0.5 - coh / 2
         return a * self.shown, b * self.shown
 
-    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
+    def _draw(self, keys, occurrence: np.ndarray) -> Latents:
         n = self.dim_ring
-        locs = self._integers(seed, "locations", idx, n * (n - 1))[:, 0]
+        locs = self._integers(keys, "locations", n * (n - 1))[:, 0]
         i1 = locs // (n - 1)
         i2 = (i1 + 1 + locs % (n - 1)) % n
-        a, b = self._strengths(seed, "strength", idx)
+        a, b = self._strengths(keys, "strength")
         if not self.conv.tie_coin:
             # redraw every strength of tied trials; round r uses its own stream, so each trial's
             # result is a pure function of (seed, index)
@@ -95,12 +100,12 @@ class DecisionTask(Task):
                 tied = np.abs((a - b) @ self.weights) < TIE_TOLERANCE
                 if not tied.any():
                     break
-                a[tied], b[tied] = self._strengths(seed, f"strength/redraw{r}", idx[tied])
+                a[tied], b[tied] = self._strengths(keys.take(tied), f"strength/redraw{r}")
         e1, e2 = a @ self.weights, b @ self.weights
         tie = np.abs(e1 - e2) < TIE_TOLERANCE
         first = e1 > e2
         if tie.any():
-            coin = self._integers(seed, "tie", idx, 2)[:, 0] == 0
+            coin = self._integers(keys, "tie", 2)[:, 0] == 0
             first = np.where(tie, coin, first)
         chosen = np.where(first, i1, i2)
         return {
@@ -114,14 +119,14 @@ class DecisionTask(Task):
             "chosen": chosen,
             "tie": tie,
             "response": chosen,
-            "go": np.ones(idx.size, dtype=bool),
+            "go": np.ones(len(keys), dtype=bool),
         }
 
-    def _add_noise(self, ob, seed, idx, period, rows, cols, loc) -> None:
+    def _add_noise(self, ob, keys, period, rows, cols, loc) -> None:
         if self.sigma > 0 and rows.size:
-            ob[rows, cols, :] += self._noise(seed, period, idx, loc, rows, self.ob_size)
+            ob[rows, cols, :] += self._noise(keys, period, loc, rows, self.ob_size)
 
-    def _render(self, ob, lat, start, stop, seed, idx) -> None:
+    def _render(self, ob, lat, start, stop, keys) -> None:
         n = self.dim_ring
         self._write_fixation(ob, start["decision"])
         b1 = ring.bump(ring.index_angle(lat["theta1_idx"], n), 1.0, n)
@@ -137,7 +142,7 @@ class DecisionTask(Task):
             shows = [("stimulus", rings(b1, a) + rings(b2, b))]
         for period, pattern in shows:
             rows, cols, loc = self._write_ring(ob, start[period], stop[period], pattern)
-            self._add_noise(ob, seed, idx, period, rows, cols, loc)
+            self._add_noise(ob, keys, period, rows, cols, loc)
 
 
 # base name -> (delayed, modalities showing stimuli, weights)

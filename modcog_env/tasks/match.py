@@ -43,7 +43,9 @@ class MatchTask(Task):
 
     def __init__(self, base: str, **kwargs: object) -> None:
         if base not in MATCH_BASES:
-            raise ValueError(f"base={base!r} is not a match-family task; allowed: {list(MATCH_BASES)}")
+            raise ValueError(
+                f"base={base!r} is not a match-family task; allowed: {list(MATCH_BASES)}"
+            )
         self.name = self.base = base
         self.category, self.go_on_match = MATCH_BASES[base]
         super().__init__(**kwargs)
@@ -57,15 +59,15 @@ class MatchTask(Task):
             "decision": timing.Fixed(900),
         }
 
-    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
+    def _draw(self, keys, occurrence: np.ndarray) -> Latents:
         n, half = self.dim_ring, self.dim_ring // 2
-        match = self._integers(seed, "match", idx, 2)[:, 0] == 1
-        i_s = self._integers(seed, "sample", idx, n)[:, 0]
-        lat: Latents = {"modality": self._modality(seed, idx, occurrence), "match": match}
+        match = self._integers(keys, "match", 2)[:, 0] == 1
+        i_s = self._integers(keys, "sample", n)[:, 0]
+        lat: Latents = {"modality": self._modality(keys, occurrence), "match": match}
         if self.category:
             c_s = (i_s > half) if self.conv.dmc_sample_gt_half else (i_s >= half)
             c_t = np.where(match, c_s, ~c_s)
-            i_t = c_t * half + self._integers(seed, "test", idx, half)[:, 0]
+            i_t = c_t * half + self._integers(keys, "test", half)[:, 0]
             lat.update(sample_cat=c_s.astype(np.int64), test_cat=c_t.astype(np.int64))
         else:
             i_t = np.where(match, i_s, (i_s + half) % n)
@@ -77,7 +79,7 @@ class MatchTask(Task):
         )
         return lat
 
-    def _render(self, ob, lat, start, stop, seed, idx) -> None:
+    def _render(self, ob, lat, start, stop, keys) -> None:
         n = self.dim_ring
         self._write_fixation(ob, start["decision"])
         m = lat["modality"]
@@ -85,7 +87,7 @@ class MatchTask(Task):
             pattern = ring.bump(ring.index_angle(lat[key], n), 1.0, n)
             rows, cols, loc = self._write_ring(ob, start[period], stop[period], pattern, m)
             if self.sigma > 0 and rows.size:
-                eps = self._noise(seed, period, idx, loc, rows, n)
+                eps = self._noise(keys, period, loc, rows, n)
                 mod = m[rows]
                 ob[rows, cols, 1 : 1 + n] += eps * (mod == 1)[:, None]
                 ob[rows, cols, 1 + n :] += eps * (mod == 2)[:, None]

@@ -1,4 +1,4 @@
-"""The Mod-Cog modifiers ``seq{r,l}`` and ``int{r,l}`` as one wrapper around any base task (TASKS.md §4).
+"""The Mod-Cog modifiers ``seq{r,l}`` and ``int{r,l}`` as one wrapper of a base task (TASKS.md §4).
 
 ``ModifiedTask(base, int_sign, seq_sign)`` keeps the base's latents and rendering and changes only:
 
@@ -83,7 +83,12 @@ class ModifiedTask(Task):
         self.base = base.base
         self.name = base.name + suffix(self.int_sign, self.seq_sign)
         self.periods = base.periods
-        self.conv, self.dt, self.dim_ring, self.sigma = base.conv, base.dt, base.dim_ring, base.sigma
+        self.conv, self.dt, self.dim_ring, self.sigma = (
+            base.conv,
+            base.dt,
+            base.dim_ring,
+            base.sigma,
+        )
         self.timing = self._default_timing()
         self._apply_timing(timing)
 
@@ -95,11 +100,11 @@ class ModifiedTask(Task):
             spec["decision"] = SEQ_DECISION
         return spec
 
-    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
-        return self.base_task._draw(seed, idx, occurrence)
+    def _draw(self, keys, occurrence: np.ndarray) -> Latents:
+        return self.base_task._draw(keys, occurrence)
 
-    def _render(self, ob, lat, start, stop, seed, idx) -> None:
-        self.base_task._render(ob, lat, start, stop, seed, idx)
+    def _render(self, ob, lat, start, stop, keys) -> None:
+        self.base_task._render(ob, lat, start, stop, keys)
 
     def _modify(self, lat: Latents, steps: dict[str, np.ndarray]) -> Latents:
         if not self.int_sign:
@@ -112,7 +117,9 @@ class ModifiedTask(Task):
             lat["response"] = (lat["chosen"] + s * INT_DM_SHIFT) % n
         else:
             hundreds = np.floor(delay_ms / 100.0 + 1e-9).astype(np.int64)
-            lat["response"] = np.where(lat["go"], (lat["test_idx"] + s * hundreds) % n, lat["test_idx"])
+            lat["response"] = np.where(
+                lat["go"], (lat["test_idx"] + s * hundreds) % n, lat["test_idx"]
+            )
         return lat
 
     def config(self) -> dict[str, object]:

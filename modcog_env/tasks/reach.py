@@ -41,7 +41,9 @@ class ReachTask(Task):
         self.name = self.base = base
         self.anti, self.kind = REACH_BASES[base]
         self.periods = (
-            ("fixation", "decision") if self.kind == "rt" else ("fixation", "stimulus", "delay", "decision")
+            ("fixation", "decision")
+            if self.kind == "rt"
+            else ("fixation", "stimulus", "delay", "decision")
         )
         super().__init__(**kwargs)
 
@@ -56,18 +58,18 @@ class ReachTask(Task):
             "decision": timing.Fixed(500),
         }
 
-    def _draw(self, seed: int, idx: np.ndarray, occurrence: np.ndarray) -> Latents:
-        target = self._integers(seed, "target", idx, self.dim_ring)[:, 0]
+    def _draw(self, keys, occurrence: np.ndarray) -> Latents:
+        target = self._integers(keys, "target", self.dim_ring)[:, 0]
         angle = (ring.index_angle(target, self.dim_ring) + np.pi * self.anti) % ring.TWO_PI
         return {
             "target": target,
-            "modality": self._modality(seed, idx, occurrence),
+            "modality": self._modality(keys, occurrence),
             "stim_angle": angle,
             "response": target,
-            "go": np.ones(idx.size, dtype=bool),
+            "go": np.ones(len(keys), dtype=bool),
         }
 
-    def _render(self, ob, lat, start, stop, seed, idx) -> None:
+    def _render(self, ob, lat, start, stop, keys) -> None:
         self._write_fixation(ob, start["decision"])
         shown = "decision" if self.kind == "rt" else "stimulus"
         pattern = ring.bump(lat["stim_angle"], 1.0, self.dim_ring)

@@ -1,0 +1,381 @@
+"""Supervised batches for PyTorch or numpy: stream windows and trial-aligned batches (DESIGN.md).
+
+Row ``r`` of every batch is stream ``r`` (seed :func:`~modcog_env.streams.stream_seed` (seed, r)):
+
+- **stream mode** (``mode="stream"``, NeuroGym ``Dataset`` semantics): each row is a continuous
+  sequence of back-to-back trials cut into ``seq_len`` windows; the next batch continues where the
+  last one stopped, so windows may start and end mid-trial;
+- **trial mode** (``mode="trial"``): each call takes the next whole trial of every stream,
+  padded to the longest, with lengths, masks, task indices and per-trial parameters.
+
+Every batch is made of fresh arrays: a returned batch is never written again. Outputs are numpy
+or, with ``output="torch"``, torch tensors sharing the numpy memory (optionally pinned and moved
+to ``device``). torch is imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .scheduler import Schedule
+from .streams import TaskStreams, stream_seeds
+from .trials import TrialBatch
+
+LOSS_WEIGHTS = ("all", "decision", "yang")
+OUTPUTS = ("numpy", "torch")
+MODES = ("stream", "trial")
+YANG_GRACE_MS = 100.0  # Yang et al. 2019: no loss in the first 100 ms and 100 ms after the go cue
+YANG_RESPONSE_WEIGHT = 5.0
+
+
+def loss_weights(batch: TrialBatch, kind: str = "all") -> np.ndarray:
+    """float32 [B, T] per-step loss weights of a TrialBatch; 0 on padding.
+
+    ``"all"``: 1 on every step; ``"decision"``: 1 on decision steps; ``"yang"``: 0 for the first
+    100 ms, 1 until the decision period, 0 for its first 100 ms, 5 afterwards (TASKS.md §2.4).
+    """
+    if kind not in LOSS_WEIGHTS:
+        raise ValueError(f"loss_weights={kind!r} is not one of {LOSS_WEIGHTS}")
+    valid = batch.valid
+    if kind == "all":
+        return valid.astype(np.float32)
+    if kind == "decision":
+        return batch.decision.astype(np.float32)
+    t = np.arange(batch.max_length)[None, :]
+    grace = math.ceil(YANG_GRACE_MS / batch.dt - 1e-9)
+    dec = batch.start["decision"][:, None]
+    w = np.where(t < dec, 1.0, YANG_RESPONSE_WEIGHT)
+    w = np.where((t < grace) | ((t >= dec) & (t < dec + grace)), 0.0, w)
+    return (w * valid).astype(np.float32)
+
+
+@dataclass
+class StreamWindow:
+    """One stream-mode batch as numpy arrays, [B, L, ...] (``batch_first``) or [L, B, ...]."""
+
+    ob: np.ndarray  # float32 observations
+    label: np.ndarray  # int64 labels
+    weight: np.ndarray  # float32 loss weights
+    decision: np.ndarray  # bool decision mask
+    task: np.ndarray  # int64 task index of the trial each step belongs to
+    trial_start: np.ndarray  # bool: the step is step 0 of a trial
+
+
+class _StreamCutter:
+    """Cuts back-to-back trials of B streams into ``seq_len`` windows.
+
+    Each task's TrialBatch is written straight into the window arrays (steps past the window go to
+    a small leftover kept for the next window), so no intermediate [M, T, D] merge is made.
+    """
+
+    FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
+
+    def __init__(self, streams: TaskStreams, rows: int, weights: str, batch_first: bool) -> None:
+        self.streams, self.rows, self.weights, self.batch_first = (
+            streams,
+            rows,
+            weights,
+            batch_first,
+        )
+        self.left_row = np.zeros(0, np.int64)
+        self.left_pos = np.zeros(0, np.int64)
+        self.left = {
+            "ob": np.zeros((0, streams.ob_size), np.float32),
+            "label": np.zeros(0, np.int64),
+            "weight": np.zeros(0, np.float32),
+            "decision": np.zeros(0, bool),
+            "task": np.zeros(0, np.int64),
+            "trial_start": np.zeros(0, bool),
+        }
+        self.extent = np.zeros(rows, np.int64)  # steps available per row (leftover)
+
+    def window(self, state, seq_len: int) -> StreamWindow:
+        shape = (self.rows, seq_len) if self.batch_first else (seq_len, self.rows)
+        out = {k: np.zeros(shape + v.shape[1:], v.dtype) for k, v in self.left.items()}
+        new_row, new_pos, new_left = (
+            [self.left_row],
+            [self.left_pos],
+            {k: [v] for k, v in self.left.items()},
+        )
+        mean_len = self.streams.mean_length_estimate()
+        base = self.streams.base_size
+        while (self.extent < seq_len).any():
+            need = np.maximum(seq_len - self.extent, 0)
+            count = np.where(need > 0, np.ceil(need * 1.25 / mean_len).astype(np.int64) + 1, 0)
+            parts, rows = self.streams.next_parts(state, count)
+            lengths = np.zeros(rows.size, np.int64)
+            for _, sel, tb in parts:
+                lengths[sel] = tb.length
+            ends = np.cumsum(lengths)
+            first = np.searchsorted(rows, rows, side="left")  # rows are sorted
+            offset = self.extent[rows] + (ends - lengths) - (ends - lengths)[first]
+            for i, sel, tb in parts:
+                m, t = np.nonzero(tb.valid)
+                row, pos = rows[sel][m], offset[sel][m] + t
+                values = {
+                    "label": tb.label[m, t],
+                    "weight": loss_weights(tb, self.weights)[m, t],
+                    "decision": tb.decision[m, t],
+                    "task": np.full(m.size, i, np.int64),
+                    "trial_start": t == 0,
+                }
+                inside = pos < seq_len
+                where = (
+                    (row[inside], pos[inside]) if self.batch_first else (pos[inside], row[inside])
+                )
+                out["ob"][where + (slice(0, base),)] = tb.ob[m[inside], t[inside]]
+                if self.streams.rule_inputs:
+                    out["ob"][where + (base + i,)] = 1.0
+                for k, v in values.items():
+                    out[k][where] = v[inside]
+                rest = ~inside
+                if rest.any():
+                    ob = np.zeros((int(rest.sum()), self.streams.ob_size), np.float32)
+                    ob[:, :base] = tb.ob[m[rest], t[rest]]
+                    if self.streams.rule_inputs:
+                        ob[:, base + i] = 1.0
+                    new_left["ob"].append(ob)
+                    for k, v in values.items():
+                        new_left[k].append(v[rest])
+                    new_row.append(row[rest])
+                    new_pos.append(pos[rest])
+            self.extent += np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
+        # steps carried over from the previous window
+        row, pos = np.concatenate(new_row), np.concatenate(new_pos)
+        left = {k: np.concatenate(v) for k, v in new_left.items()}
+        inside = pos < seq_len
+        where = (row[inside], pos[inside]) if self.batch_first else (pos[inside], row[inside])
+        for k, v in left.items():
+            out[k][where] = v[inside]
+        self.left_row, self.left_pos = row[~inside], pos[~inside] - seq_len
+        self.left = {k: v[~inside] for k, v in left.items()}
+        self.extent -= seq_len
+        return StreamWindow(**out)
+
+
+class Batches:
+    """Iterator of supervised batches from task streams; see the module docstring.
+
+    Arguments: ``tasks`` (collection key, task name, list of names, or a :class:`TaskStreams`),
+    ``batch_size`` B, ``seq_len`` L (stream mode), ``mode``, ``seed``, ``streams`` (stream numbers
+    of the rows; default ``range(B)``), ``schedule``/``schedule_kwargs``, ``convention``, ``dt``,
+    ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``,
+    ``"decision"``, ``"yang"``), ``with_mask`` (yield ``(x, y, weight)`` instead of ``(x, y)``),
+    ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
+    ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never).
+    """
+
+    def __init__(
+        self,
+        tasks: str | Sequence[str] | TaskStreams = "20-cog",
+        *,
+        batch_size: int = 64,
+        seq_len: int = 350,
+        mode: str = "stream",
+        seed: int = 0,
+        streams: Sequence[int] | None = None,
+        schedule: str | Schedule = "random-no-repeat",
+        schedule_kwargs: Mapping[str, object] | None = None,
+        convention: str = "modcog",
+        dt: float = 100,
+        dim_ring: int = 16,
+        sigma: float = 1.0,
+        timing: Mapping[str, object] | None = None,
+        rule_inputs: bool | None = None,
+        loss_weights: str = "decision",
+        with_mask: bool = False,
+        batch_first: bool = False,
+        output: str = "numpy",
+        device: Any = None,
+        pin_memory: bool = False,
+        max_batches: int | None = None,
+    ) -> None:
+        _check_positive_int(batch_size, "batch_size")
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r} is not one of {MODES}")
+        if mode == "stream":
+            _check_positive_int(seq_len, "seq_len")
+        if loss_weights not in LOSS_WEIGHTS:
+            raise ValueError(f"loss_weights={loss_weights!r} is not one of {LOSS_WEIGHTS}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output={output!r} is not one of {OUTPUTS}")
+        if output == "numpy" and (device is not None or pin_memory):
+            raise ValueError("device and pin_memory need output='torch'")
+        if max_batches is not None:
+            _check_positive_int(max_batches, "max_batches")
+        if isinstance(tasks, TaskStreams):
+            self.streams = tasks
+        else:
+            self.streams = TaskStreams(
+                tasks,
+                schedule=schedule,
+                schedule_kwargs=schedule_kwargs,
+                convention=convention,
+                dt=dt,
+                dim_ring=dim_ring,
+                sigma=sigma,
+                timing=timing,
+                rule_inputs=rule_inputs,
+            )
+        rows = range(batch_size) if streams is None else list(streams)
+        if len(rows) != batch_size:
+            raise ValueError(
+                f"streams lists {len(rows)} stream numbers; batch_size is {batch_size}"
+            )
+        self.batch_size, self.seq_len, self.mode = batch_size, seq_len, mode
+        self.seed = seed
+        self.stream_ids = np.asarray(rows, dtype=np.int64)
+        self.loss_weights, self.with_mask, self.batch_first = loss_weights, with_mask, batch_first
+        self.output, self.device, self.pin_memory = output, device, pin_memory
+        self.max_batches = max_batches
+        self.reset(seed)
+
+    # ------------------------------------------------------------------------------ state
+    def reset(self, seed: int | None = None) -> None:
+        """Restart every stream (from ``seed`` if given)."""
+        if seed is not None:
+            self.seed = seed
+        self.state = self.streams.start(stream_seeds(self.seed, self.stream_ids))
+        self.cutter = _StreamCutter(
+            self.streams, self.batch_size, self.loss_weights, self.batch_first
+        )
+        self.batches_made = 0
+
+    @property
+    def ob_size(self) -> int:
+        return self.streams.ob_size
+
+    @property
+    def n_actions(self) -> int:
+        return self.streams.n_actions
+
+    # ------------------------------------------------------------------------------ numpy batches
+    def next_window(self) -> StreamWindow:
+        """The next stream-mode window of every row (numpy)."""
+        self.batches_made += 1
+        return self.cutter.window(self.state, self.seq_len)
+
+    def next_trials(self) -> tuple[TrialBatch, np.ndarray]:
+        """The next whole trial of every stream (trial mode): TrialBatch and loss weights [B, T]."""
+        trials, _ = self.streams.next_trials(self.state, 1)
+        self.batches_made += 1
+        return trials, loss_weights(trials, self.loss_weights)
+
+    # ------------------------------------------------------------------------------ iteration
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        if self.max_batches is not None and self.batches_made >= self.max_batches:
+            raise StopIteration
+        if self.mode == "stream":
+            w = self.next_window()
+            x, y, m = w.ob, w.label, w.weight
+        else:
+            trials, m = self.next_trials()
+            x, y = trials.ob, trials.label
+            if not self.batch_first:
+                x, y, m = (np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in (x, y, m))
+        out = (x, y, m) if self.with_mask else (x, y)
+        return self._convert(out)
+
+    def _convert(self, arrays: tuple) -> tuple:
+        if self.output == "numpy":
+            return arrays
+        import torch
+
+        tensors = tuple(torch.from_numpy(a) for a in arrays)
+        if self.pin_memory:
+            tensors = tuple(t.pin_memory() for t in tensors)
+        if self.device is not None:
+            tensors = tuple(t.to(self.device, non_blocking=self.pin_memory) for t in tensors)
+        return tensors
+
+    def torch_dataset(self):
+        """A ``torch.utils.data.IterableDataset``: DataLoader worker w of W makes its own streams.
+
+        Worker w serves stream numbers ``w * B .. w * B + B - 1``, so workers never repeat each
+        other's trials; use ``DataLoader(ds, batch_size=None, num_workers=W)``.
+        """
+        from torch.utils.data import IterableDataset, get_worker_info
+
+        parent = self
+
+        class _BatchesDataset(IterableDataset):
+            def __iter__(self):
+                info = get_worker_info()
+                w = 0 if info is None else info.id
+                b = parent.batch_size
+                clone = Batches(
+                    parent.streams,
+                    batch_size=b,
+                    seq_len=parent.seq_len,
+                    mode=parent.mode,
+                    seed=parent.seed,
+                    streams=range(w * b, (w + 1) * b),
+                    loss_weights=parent.loss_weights,
+                    with_mask=parent.with_mask,
+                    batch_first=parent.batch_first,
+                    output="torch",
+                    max_batches=parent.max_batches,
+                )
+                return iter(clone)
+
+        return _BatchesDataset()
+
+
+def _check_positive_int(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an int >= 1")
+
+
+class Dataset:
+    """Drop-in for ``neurogym.Dataset`` with its constructor arguments, plus a ``seed``.
+
+    ``env`` may be a TaskEnv/MultiTaskEnv (its tasks, schedule and settings are used), a task name,
+    a collection key or a list of names. Calling the dataset returns ``(inputs, target)`` numpy
+    arrays of shape [seq_len, B, D] and [seq_len, B] (``batch_first``: [B, seq_len, ...]). Unlike
+    NeuroGym it takes a ``seed``, its rows are streams independent of ``batch_size``, and it never
+    overwrites arrays it returned. ``seq_len=None`` means 1000, NeuroGym's default; ``cache_len``
+    is accepted for compatibility and ignored (batches are generated exactly).
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        batch_size: int = 1,
+        seq_len: int | None = None,
+        max_batch: float = np.inf,
+        batch_first: bool = False,
+        cache_len: int | None = None,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.env = env
+        streams = getattr(env, "unwrapped", env)
+        streams = getattr(streams, "streams", None) or env
+        self.seq_len = 1000 if seq_len is None else seq_len
+        self.batch_size = batch_size
+        self.max_batch = max_batch
+        self.batch_first = batch_first
+        self._batches = Batches(
+            streams, batch_size=batch_size, seq_len=self.seq_len, seed=seed, batch_first=batch_first
+        )
+        self._made = 0
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        return next(self._batches)
+
+    def __iter__(self) -> Dataset:
+        return self
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._made >= self.max_batch:
+            raise StopIteration
+        self._made += 1
+        return self()
