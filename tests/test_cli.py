@@ -1,0 +1,165 @@
+"""The ``modcog`` command line (modcog_env/cli.py): list, show, demo and its error handling.
+
+Expected lengths come from TASKS.md §3 and §8.1 (steps at dt=100 unless stated).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modcog_env import ALL_TASKS, BASES, gym_id
+from modcog_env.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def table_rows(text):
+    """{name: cells} of the rows under the first ``---`` rule of a printed table."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    rows = {}
+    for line in lines[first + 1 :]:
+        cells = line.split()
+        if len(cells) < 5 or not cells[1].startswith("ModCog-"):
+            break
+        rows[cells[0]] = cells
+    return rows
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_default_is_the_20_bases(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    rows = table_rows(out)
+    assert list(rows) == list(BASES)  # 20-cog order
+    for name, cells in rows.items():
+        assert cells[1] == gym_id(name)
+    # name, id, family, length min..max, decision min..max (TASKS.md §8.1, modcog)
+    assert rows["dlygo"][2:5] == ["go", "20..20", "5..5"]
+    assert rows["go"][3] == "15..15"
+    assert rows["rtanti"][3] == "10..10"
+    assert rows["dm1"][2:5] == ["dm", "9..11", "2..2"]
+    assert rows["multidlydm"][3:5] == ["19..21", "2..2"]
+    assert rows["dms"][2:5] == ["match", "24..33", "9..9"]
+
+
+def test_list_mod_cog_126(capsys):
+    code, out, _ = run(capsys, "list", "--collection", "mod-cog-126")
+    assert code == 0
+    rows = table_rows(out)
+    assert len(rows) == 126
+    assert set(rows) == set(ALL_TASKS)
+    assert rows["dlygointrseql"][3:5] == ["20..31", "10..10"]
+    assert rows["dmsintr"][3:5] == ["22..33", "9..9"]
+    assert rows["rtgoseqr"][3:5] == ["10..10", "5..5"]
+    assert rows["dnmcseql"][3:5] == ["25..34", "10..10"]
+
+
+def test_list_convention_and_dt(capsys):
+    _, out, _ = run(capsys, "list", "--convention", "reference")
+    assert table_rows(out)["go"][3] == "20..20"  # reference keeps the 500 ms delay (§2.2b)
+    _, out, _ = run(capsys, "list", "--dt", "50")
+    rows = table_rows(out)
+    assert rows["dlygo"][3:5] == ["40..40", "10..10"]
+    assert rows["dm1"][3] == "18..23"  # fixation U[200, 500) at dt=50: 4..9 steps, + 10 + 4
+
+
+def test_show_writes_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "tmp" / "x.png"
+    code, out, err = run(capsys, "show", "dlygo", "--out", str(out_png))
+    assert code == 0, err
+    assert out.strip() == str(out_png)
+    assert out_png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_show_accepts_gym_id_and_default_path(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "show", "ModCog-DMS-v0", "--seed", "4", "--index", "7")
+    assert code == 0, err
+    path = Path(out.strip())
+    assert path.parts[0] == "outputs" and "dms" in path.name
+    assert (tmp_path / path).stat().st_size > 0
+
+
+def test_demo_writes_figures_and_table(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("tqdm")
+    code, out, err = run(capsys, "demo", "--trials", "200", "--out", str(tmp_path))
+    assert code == 0, err
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert len(pngs) == 3
+    assert {p.name.split("_")[1] for p in pngs} == {"go", "dm", "match"}
+    for p in pngs:
+        assert p.read_bytes().startswith(PNG_MAGIC)
+        assert str(p) in out
+    rows = table_rows(out)
+    assert list(rows) == list(BASES)
+    # measured columns: mean length, decision fraction, label-0 fraction on decision steps
+    assert [float(c) for c in rows["dlygo"][5:8]] == [20.0, 0.25, 0.0]  # fixed timing, go trials
+    assert float(rows["dm1"][5]) == pytest.approx(10.0, abs=0.3)  # 9/10/11 equally likely
+    assert float(rows["dm1"][7]) == 0.0
+    # match: half the trials are no-go; 200 trials -> s.e. 0.035
+    assert float(rows["dms"][7]) == pytest.approx(0.5, abs=0.18)
+    assert float(rows["dms"][5]) == pytest.approx(28.5, abs=1.5)  # delay 2..11 steps, s.e. 0.2
+    assert float(rows["dms"][8].replace(",", "")) > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["show", "dlygoo"], "task='dlygoo' is not a task name; did you mean 'dlygo'"),
+        (["show", "goint"], "task='goint' is not a task name"),
+        (["list", "--collection", "modcog-126"], "did you mean 'mod-cog-126'?"),
+        (["list", "--dt", "30"], "dt=30 must divide 100 ms"),
+        (["list", "--convention", "yang2019"], "convention='yang2019' is reserved"),
+        (["demo", "--convention", "referense"], "did you mean 'reference'?"),
+    ],
+)
+def test_bad_values_exit_2_with_message(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert re.search(re.escape(fragment), err), err
+    assert "Traceback" not in err and out == ""
+
+
+def test_argparse_errors_return_codes(capsys):
+    assert main(["demo", "--trials", "0"]) == 2
+    assert "must be >= 1" in capsys.readouterr().err
+    assert main(["frobnicate"]) == 2
+    assert main([]) == 2
+    assert main(["--version"]) == 0
+    assert "modcog-env" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "modcog_env", "list", "--collection", "mod-cog-82"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(table_rows(done.stdout)) == 82
+
+
+def test_quickstart_example_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "outcome: correct | performance: 1.0" in done.stdout
+    assert "ob (64, " in done.stdout
+    assert (tmp_path / "outputs" / "quickstart_dms.png").stat().st_size > 0
