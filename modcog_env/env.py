@@ -61,11 +61,14 @@ class TaskEnv(gym.Env):
     ## Episode end
     ``terminated=True`` when the trial ends, unless ``continuous=True``: then trials chain forever
     and ``info["new_trial"]`` marks the step that ended one. Truncation is left to ``TimeLimit``.
+    With ``abort_ends_trial=True`` a response that earns ``abort`` also ends the trial (outcome
+    ``"abort"``, performance 0).
 
     ## Arguments
     ``task`` (short name or gym id), ``convention``, ``dt`` (ms), ``dim_ring``, ``sigma``,
     ``timing`` (period overrides), ``rewards`` (overrides of correct/fail/abort), ``continuous``,
-    ``render_mode`` (``"ansi"``).
+    ``abort_ends_trial``, ``render_mode`` (``"ansi"``: a text line per step; ``"rgb_array"``: an
+    RGB uint8 [H, W, 3] figure of the trial so far, needs matplotlib).
 
     ## Oracle policy
     ``env.unwrapped.trial`` is the current :class:`~modcog_env.trials.Trial` and ``env.unwrapped.t``
@@ -81,7 +84,7 @@ class TaskEnv(gym.Env):
     v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 10}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
 
     def __init__(
         self,
@@ -94,6 +97,7 @@ class TaskEnv(gym.Env):
         timing: Mapping[str, object] | None = None,
         rewards: Mapping[str, float] | None = None,
         continuous: bool = False,
+        abort_ends_trial: bool = False,
         render_mode: str | None = None,
     ) -> None:
         self._setup(
@@ -109,6 +113,7 @@ class TaskEnv(gym.Env):
             rewards,
             continuous,
             render_mode,
+            abort_ends_trial,
         )
         self.task = self.streams.tasks[0]
 
@@ -118,6 +123,7 @@ class TaskEnv(gym.Env):
         rewards: Mapping[str, float] | None,
         continuous: bool,
         render_mode: str | None,
+        abort_ends_trial: bool = False,
     ) -> None:
         self.streams = streams
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -127,6 +133,9 @@ class TaskEnv(gym.Env):
             )
         if not isinstance(continuous, bool):
             raise ValueError(f"continuous={continuous!r} must be True or False")
+        if not isinstance(abort_ends_trial, bool):
+            raise ValueError(f"abort_ends_trial={abort_ends_trial!r} must be True or False")
+        self.abort_ends_trial = abort_ends_trial
         self.render_mode = render_mode
         self.continuous = continuous
         self.rewards = validate_rewards(rewards)
@@ -158,6 +167,7 @@ class TaskEnv(gym.Env):
         self.t = 0
         self.broke_fixation = False
         self._done = False
+        self.actions: list[int] = []
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -188,14 +198,16 @@ class TaskEnv(gym.Env):
         r = self.rewards
         if self._neurogym_rewards:  # TASKS.md §7.3
             if not in_decision:
-                return (r["abort"] if action != 0 and self.t < self._fix_stop else 0.0), None
+                if action != 0 and self.t < self._fix_stop:
+                    return r["abort"], ("abort" if self.abort_ends_trial else None)
+                return 0.0, None
             if action != 0:
                 return (r["correct"], "correct") if action == gt else (r["fail"], "fail")
             return 0.0, ("none" if last else None)
         if not in_decision:  # TASKS.md §7.2
             if action != 0:
                 self.broke_fixation = True
-                return r["abort"], None
+                return r["abort"], ("abort" if self.abort_ends_trial else None)
             return 0.0, None
         if self._seq and self._go:
             if action != gt:
@@ -223,7 +235,8 @@ class TaskEnv(gym.Env):
         last = t == trial.length - 1
         reward, outcome = self._judge(action, gt, last)
         info: dict[str, Any] = {"gt": gt, "new_trial": outcome is not None}
-        if self.render_mode == "ansi":
+        self.actions.append(action)
+        if self.render_mode is not None:
             self._last = {
                 "trial": trial,
                 "index": self.trial_index,
@@ -254,13 +267,26 @@ class TaskEnv(gym.Env):
         return ob.copy(), float(reward), terminated, False, info
 
     # ------------------------------------------------------------------------------ render
-    def render(self) -> str | None:
-        """``"ansi"``: one text line describing the last step (or the trial just reset)."""
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: a text line on the last step (or the trial just reset).
+        ``"rgb_array"``: uint8 [H, W, 3] figure of the current trial, actions so far, a cursor."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
             return None
         if self.trial is None:
+            if self.render_mode == "rgb_array":
+                return np.zeros((384, 512, 3), np.uint8)
             return "no trial: call reset() first"
+        if self.render_mode == "rgb_array":
+            from .plotting import render_rgb
+
+            trial = self.trial
+            return render_rgb(
+                trial,
+                actions=self.actions,
+                t=min(self.t, trial.length - 1),
+                dim_ring=self.streams.dim_ring,
+            )
         trial = self.trial
         if not self._last:
             return (
@@ -312,6 +338,7 @@ class MultiTaskEnv(TaskEnv):
         sigma: float = 1.0,
         rewards: Mapping[str, float] | None = None,
         continuous: bool = False,
+        abort_ends_trial: bool = False,
         render_mode: str | None = None,
     ) -> None:
         self._setup(
@@ -328,6 +355,7 @@ class MultiTaskEnv(TaskEnv):
             rewards,
             continuous,
             render_mode,
+            abort_ends_trial,
         )
         self.tasks = self.streams.names
 

@@ -270,3 +270,29 @@ def plot_family_grid(
     if path is not None:
         _save(fig, path)
     return fig
+
+
+def render_rgb(
+    trial: Trial,
+    *,
+    actions: Sequence[int] | np.ndarray | None = None,
+    t: int | None = None,
+    dim_ring: int | None = None,
+    size: tuple[float, float] = (6.4, 4.8),
+    dpi: int = 80,
+) -> np.ndarray:
+    """uint8 [H, W, 3] image of ``trial`` with the ``actions`` taken so far and a cursor at step
+    ``t`` (the env's ``rgb_array`` render). Headless: draws on an Agg canvas, never pyplot."""
+    mpl = _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = mpl.figure.Figure(figsize=size, dpi=dpi, layout="constrained")
+    canvas = FigureCanvasAgg(fig)
+    axes, cax = _make_axes(fig)
+    acts = None if actions is None or len(actions) == 0 else np.asarray(actions)
+    _draw(axes, trial, actions=acts, dim_ring=_dim_ring(trial, dim_ring), title=None, cax=cax)
+    if t is not None:
+        for ax in axes:
+            ax.axvline(t * trial.dt, color="red", lw=1.5)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

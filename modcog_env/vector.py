@@ -33,7 +33,7 @@ except ImportError:  # gymnasium 0.29: no enum; the mode is declared by name
     NEXT_STEP = "next_step"
 
 # outcome codes of a step
-_GOING, _CORRECT, _FAIL, _NONE = 0, 1, 2, 3
+_GOING, _CORRECT, _FAIL, _NONE, _ABORT = 0, 1, 2, 3, 4
 
 
 class ModCogVectorEnv(gym.vector.VectorEnv):
@@ -63,6 +63,7 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         timing: Mapping[str, object] | None = None,
         rewards: Mapping[str, float] | None = None,
         continuous: bool = False,
+        abort_ends_trial: bool = False,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -88,6 +89,9 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             )
         if not isinstance(continuous, bool):
             raise ValueError(f"continuous={continuous!r} must be True or False")
+        if not isinstance(abort_ends_trial, bool):
+            raise ValueError(f"abort_ends_trial={abort_ends_trial!r} must be True or False")
+        self.abort_ends_trial = abort_ends_trial
         self.streams = TaskStreams(
             task if task is not None else tasks,
             schedule=schedule,
@@ -175,6 +179,15 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         rows = np.arange(n)
         return self._ob[rows, 0].copy(), {"trial_index": self._trial_index.copy()}
 
+    def current_labels(self) -> np.ndarray:
+        """int64 [num_envs]: the label each row's next action is judged against (the oracle's
+        action); 0 for rows that autoreset on the next step."""
+        if self._state is None:
+            raise gym.error.ResetNeeded("Cannot read labels before reset()")
+        rows = np.arange(self.num_envs)
+        labels = self._label[rows, np.minimum(self._t, self._length - 1)]
+        return np.where(self._autoreset, 0, labels)
+
     # ------------------------------------------------------------------------------ scoring
     def _judge(self, a: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(reward float64 [N], outcome int [N]) of actions ``a`` at each row's step ``t``."""
@@ -186,7 +199,8 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         outcome = np.full(a.shape, _GOING)
         reward = np.zeros(a.shape)
         if self._neurogym_rewards:  # TASKS.md §7.3
-            reward[~in_dec & resp & (t < self._fix_stop)] = r["abort"]
+            abort = ~in_dec & resp & (t < self._fix_stop)
+            reward[abort] = r["abort"]
             hit = in_dec & resp
             outcome[hit] = np.where(a[hit] == gt[hit], _CORRECT, _FAIL)
             outcome[in_dec & ~resp & last] = _NONE
@@ -202,6 +216,8 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             outcome[hit] = np.where(a[hit] == gt[hit], _CORRECT, _FAIL)
             quiet = other & ~resp & last
             outcome[quiet] = np.where(gt[quiet] == 0, _CORRECT, _FAIL)
+        if self.abort_ends_trial:
+            outcome[abort] = _ABORT
         reward[outcome == _CORRECT] = r["correct"]
         reward[outcome == _FAIL] = r["fail"]
         return reward, outcome
@@ -226,8 +242,8 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             self._load(np.flatnonzero(resetting))
             self._episode_steps[resetting] = 0
         gt = self._label[rows, self._t]
-        reward, outcome = self._judge(a.astype(np.int64), gt)
-        reward[resetting], outcome[resetting] = 0.0, _GOING
+        # rows that autoreset this step ignore their action (act as if fixating at step 0)
+        reward, outcome = self._judge(np.where(resetting, 0, a).astype(np.int64), gt)
         ended = outcome != _GOING
         correct = outcome == _CORRECT
         performance = (correct & ~self._broke) if not self._neurogym_rewards else correct
