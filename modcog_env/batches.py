@@ -69,92 +69,89 @@ class StreamWindow:
 class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
-    Each task's TrialBatch is written straight into the window arrays (steps past the window go to
-    a small leftover kept for the next window), so no intermediate [M, T, D] merge is made.
+    Trials are generated ``prefetch`` windows at a time into a per-row block [B, capacity] (each
+    task's TrialBatch written straight into it), and windows are copied out of the block; the
+    content of stream r does not depend on how far ahead it was generated.
     """
 
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
 
-    def __init__(self, streams: TaskStreams, rows: int, weights: str, batch_first: bool) -> None:
-        self.streams, self.rows, self.weights, self.batch_first = (
-            streams,
-            rows,
-            weights,
-            batch_first,
-        )
-        self.left_row = np.zeros(0, np.int64)
-        self.left_pos = np.zeros(0, np.int64)
-        self.left = {
-            "ob": np.zeros((0, streams.ob_size), np.float32),
-            "label": np.zeros(0, np.int64),
-            "weight": np.zeros(0, np.float32),
-            "decision": np.zeros(0, bool),
-            "task": np.zeros(0, np.int64),
-            "trial_start": np.zeros(0, bool),
+    def __init__(
+        self, streams: TaskStreams, rows: int, weights: str, batch_first: bool, prefetch: int
+    ) -> None:
+        self.streams, self.rows, self.weights = streams, rows, weights
+        self.batch_first, self.prefetch = batch_first, prefetch
+        self.block = self._empty(0)
+        self.head = 0  # first unread step of every row
+        self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
+
+    def _empty(self, capacity: int) -> dict[str, np.ndarray]:
+        b, d = self.rows, self.streams.ob_size
+        return {
+            "ob": np.zeros((b, capacity, d), np.float32),
+            "label": np.zeros((b, capacity), np.int64),
+            "weight": np.zeros((b, capacity), np.float32),
+            "decision": np.zeros((b, capacity), bool),
+            "task": np.zeros((b, capacity), np.int64),
+            "trial_start": np.zeros((b, capacity), bool),
         }
-        self.extent = np.zeros(rows, np.int64)  # steps available per row (leftover)
+
+    def _refill(self, state, seq_len: int) -> None:
+        """Drop read steps, then append trials until every row holds >= prefetch windows."""
+        avail = self.extent - self.head
+        target = self.prefetch * seq_len
+        count = np.ceil(np.maximum(target - avail, 0) * 1.1 / self.streams.mean_length_estimate())
+        count = np.where(avail < target, count.astype(np.int64) + 1, 0)
+        parts, rows = self.streams.next_parts(state, count)
+        lengths = np.zeros(rows.size, np.int64)
+        for _, sel, tb in parts:
+            lengths[sel] = tb.length
+        added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
+        new_extent = avail + added
+        keep = int(avail.max()) if avail.size else 0
+        block = self._empty(int(new_extent.max()))
+        for k, v in self.block.items():
+            block[k][:, :keep] = v[:, self.head : self.head + keep]
+        ends = np.cumsum(lengths)
+        first = np.searchsorted(rows, rows, side="left")  # rows are sorted
+        offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
+        base, cap = self.streams.base_size, block["label"].shape[1]
+        flat = {
+            k: v.reshape(self.rows * cap, -1) if k == "ob" else v.reshape(-1)
+            for k, v in block.items()
+        }
+        for i, sel, tb in parts:
+            # every real step of these trials, as flat source and destination row indices
+            valid = tb.valid.reshape(-1)
+            src = np.flatnonzero(valid)
+            m, t = np.divmod(src, tb.max_length)
+            dst = rows[sel][m] * cap + offset[sel][m] + t
+            steps = tb.ob.reshape(-1, base)[src]
+            if self.streams.rule_inputs:
+                full = np.zeros((src.size, self.streams.ob_size), np.float32)
+                full[:, :base] = steps
+                full[:, base + i] = 1.0
+                steps = full
+            flat["ob"][dst] = steps
+            flat["label"][dst] = tb.label.reshape(-1)[src]
+            flat["weight"][dst] = loss_weights(tb, self.weights).reshape(-1)[src]
+            flat["decision"][dst] = tb.decision.reshape(-1)[src]
+            flat["task"][dst] = i
+            flat["trial_start"][dst] = t == 0
+        self.block, self.head, self.extent = block, 0, new_extent
 
     def window(self, state, seq_len: int) -> StreamWindow:
-        shape = (self.rows, seq_len) if self.batch_first else (seq_len, self.rows)
-        out = {k: np.zeros(shape + v.shape[1:], v.dtype) for k, v in self.left.items()}
-        new_row, new_pos, new_left = (
-            [self.left_row],
-            [self.left_pos],
-            {k: [v] for k, v in self.left.items()},
-        )
-        mean_len = self.streams.mean_length_estimate()
-        base = self.streams.base_size
-        while (self.extent < seq_len).any():
-            need = np.maximum(seq_len - self.extent, 0)
-            count = np.where(need > 0, np.ceil(need * 1.25 / mean_len).astype(np.int64) + 1, 0)
-            parts, rows = self.streams.next_parts(state, count)
-            lengths = np.zeros(rows.size, np.int64)
-            for _, sel, tb in parts:
-                lengths[sel] = tb.length
-            ends = np.cumsum(lengths)
-            first = np.searchsorted(rows, rows, side="left")  # rows are sorted
-            offset = self.extent[rows] + (ends - lengths) - (ends - lengths)[first]
-            for i, sel, tb in parts:
-                m, t = np.nonzero(tb.valid)
-                row, pos = rows[sel][m], offset[sel][m] + t
-                values = {
-                    "label": tb.label[m, t],
-                    "weight": loss_weights(tb, self.weights)[m, t],
-                    "decision": tb.decision[m, t],
-                    "task": np.full(m.size, i, np.int64),
-                    "trial_start": t == 0,
-                }
-                inside = pos < seq_len
-                where = (
-                    (row[inside], pos[inside]) if self.batch_first else (pos[inside], row[inside])
-                )
-                out["ob"][where + (slice(0, base),)] = tb.ob[m[inside], t[inside]]
-                if self.streams.rule_inputs:
-                    out["ob"][where + (base + i,)] = 1.0
-                for k, v in values.items():
-                    out[k][where] = v[inside]
-                rest = ~inside
-                if rest.any():
-                    ob = np.zeros((int(rest.sum()), self.streams.ob_size), np.float32)
-                    ob[:, :base] = tb.ob[m[rest], t[rest]]
-                    if self.streams.rule_inputs:
-                        ob[:, base + i] = 1.0
-                    new_left["ob"].append(ob)
-                    for k, v in values.items():
-                        new_left[k].append(v[rest])
-                    new_row.append(row[rest])
-                    new_pos.append(pos[rest])
-            self.extent += np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
-        # steps carried over from the previous window
-        row, pos = np.concatenate(new_row), np.concatenate(new_pos)
-        left = {k: np.concatenate(v) for k, v in new_left.items()}
-        inside = pos < seq_len
-        where = (row[inside], pos[inside]) if self.batch_first else (pos[inside], row[inside])
-        for k, v in left.items():
-            out[k][where] = v[inside]
-        self.left_row, self.left_pos = row[~inside], pos[~inside] - seq_len
-        self.left = {k: v[~inside] for k, v in left.items()}
-        self.extent -= seq_len
+        while (self.extent - self.head < seq_len).any():
+            self._refill(state, seq_len)
+        h = self.head
+        if self.batch_first:
+            out = {k: v[:, h : h + seq_len].copy() for k, v in self.block.items()}
+        else:
+            out = {
+                k: np.ascontiguousarray(np.swapaxes(v[:, h : h + seq_len], 0, 1))
+                for k, v in self.block.items()
+            }
+        self.head += seq_len
         return StreamWindow(**out)
 
 
@@ -167,7 +164,8 @@ class Batches:
     ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``,
     ``"decision"``, ``"yang"``), ``with_mask`` (yield ``(x, y, weight)`` instead of ``(x, y)``),
     ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
-    ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never).
+    ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never),
+    ``prefetch`` (stream mode: windows generated per refill; changes speed, never content).
     """
 
     def __init__(
@@ -194,8 +192,11 @@ class Batches:
         device: Any = None,
         pin_memory: bool = False,
         max_batches: int | None = None,
+        prefetch: int = 8,
     ) -> None:
         _check_positive_int(batch_size, "batch_size")
+        _check_positive_int(prefetch, "prefetch")
+        self.prefetch = prefetch
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not one of {MODES}")
         if mode == "stream":
@@ -242,7 +243,7 @@ class Batches:
             self.seed = seed
         self.state = self.streams.start(stream_seeds(self.seed, self.stream_ids))
         self.cutter = _StreamCutter(
-            self.streams, self.batch_size, self.loss_weights, self.batch_first
+            self.streams, self.batch_size, self.loss_weights, self.batch_first, self.prefetch
         )
         self.batches_made = 0
 
@@ -318,6 +319,7 @@ class Batches:
                     mode=parent.mode,
                     seed=parent.seed,
                     streams=range(w * b, (w + 1) * b),
+                    prefetch=parent.prefetch,
                     loss_weights=parent.loss_weights,
                     with_mask=parent.with_mask,
                     batch_first=parent.batch_first,

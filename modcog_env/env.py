@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from .scheduler import Schedule
 from .streams import TaskStreams
-from .trials import Trial
+from .trials import Trial, TrialBatch
 
 DEFAULT_REWARDS = {"correct": 1.0, "fail": 0.0, "abort": -0.1}
 
@@ -85,6 +85,7 @@ class TaskEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
+    PREFETCH = 16  # trials sampled ahead (trial k is a pure function of (seed, k))
 
     def __init__(
         self,
@@ -146,6 +147,7 @@ class TaskEnv(gym.Env):
         self.action_space = spaces.Discrete(streams.n_actions)
         self._neurogym_rewards = streams.tasks[0].conv.neurogym_rewards
         self._state = None
+        self._queue: tuple[int, TrialBatch | None] = (0, None)
         self.stream_seed: int | None = None
         self.trial_index = -1
         self.trial: Trial | None = None
@@ -155,11 +157,15 @@ class TaskEnv(gym.Env):
 
     # ------------------------------------------------------------------------------ trials
     def _start_trial(self, k: int) -> None:
-        if self._state is None or int(self._state.position[0]) != k:
-            self._state = self.streams.state_at([self.stream_seed], k)
-        batch, _ = self.streams.next_trials(self._state, 1)
+        first, queue = self._queue
+        if queue is None or not first <= k < first + queue.batch_size:
+            # sample the next PREFETCH trials of the stream at once: same trials, less overhead
+            if self._state is None or int(self._state.position[0]) != k:
+                self._state = self.streams.state_at([self.stream_seed], k)
+            first, queue = k, self.streams.next_trials(self._state, self.PREFETCH)[0]
+            self._queue = (first, queue)
         self.trial_index = k
-        self.trial = batch.trial(0)
+        self.trial = queue.trial(k - first)
         self._seq = self.trial.params["seq_sign"] != 0
         self._dec_start = self.trial.start["decision"]
         self._fix_stop = self.trial.stop.get("fixation", 0)
@@ -178,9 +184,10 @@ class TaskEnv(gym.Env):
         """
         super().reset(seed=seed)
         if seed is not None:
-            self.stream_seed, k, self._state = int(seed), 0, None
+            self.stream_seed, k, self._state, self._queue = int(seed), 0, None, (0, None)
         elif self.stream_seed is None:
             self.stream_seed, k = int(self.np_random.integers(2**63)), 0
+            self._state, self._queue = None, (0, None)
         else:
             k = self.trial_index + 1
         if options and "trial_index" in options:

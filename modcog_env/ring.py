@@ -5,6 +5,8 @@ Angles are in radians on [0, 2*pi). Everything is vectorized over trials.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 TWO_PI = 2.0 * np.pi
@@ -23,17 +25,39 @@ def circular_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(delta, TWO_PI - delta)
 
 
-def bump(angle: np.ndarray, strength: np.ndarray, dim_ring: int) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _grid_table(dim_ring: int) -> np.ndarray:
+    """float64 [N, N]: row k is the unit-strength bump at preferred direction k."""
+    theta = preferred_angles(dim_ring)
+    d = circular_distance(theta[:, None], theta[None, :]) / BUMP_WIDTH
+    table = BUMP_AMPLITUDE * np.exp(-0.5 * d * d)
+    table.setflags(write=False)
+    return table
+
+
+def bump(angle: np.ndarray, strength: np.ndarray | float, dim_ring: int) -> np.ndarray:
     """float64 [B, dim_ring] ring pattern 0.8*s*exp(-d**2/2), d = circular distance / (pi/8).
 
-    ``angle`` and ``strength`` are [B] arrays (strength may be a scalar). Not truncated.
+    ``angle`` and ``strength`` are [B] arrays (strength may be a scalar). Not truncated. Angles
+    on the grid of preferred directions are looked up in a cached table (same values).
     """
     angle = np.asarray(angle, dtype=np.float64)
-    d = circular_distance(angle[:, None], preferred_angles(dim_ring)[None, :]) / BUMP_WIDTH
+    position = angle * (dim_ring / TWO_PI)
+    index = np.rint(position)
+    if np.all(np.abs(position - index) < 1e-9):
+        pattern = _grid_table(dim_ring)[index.astype(np.int64) % dim_ring]
+    else:
+        d = circular_distance(angle[:, None], preferred_angles(dim_ring)[None, :]) / BUMP_WIDTH
+        pattern = BUMP_AMPLITUDE * np.exp(-0.5 * d * d)
     s = np.asarray(strength, dtype=np.float64)
     if s.ndim == 1:
         s = s[:, None]
-    return BUMP_AMPLITUDE * s * np.exp(-0.5 * d * d)
+    return pattern * s
+
+
+def bump_at(index: np.ndarray, dim_ring: int) -> np.ndarray:
+    """float64 [B, dim_ring] unit-strength bumps at ring indices ``index`` (table lookup)."""
+    return _grid_table(dim_ring)[np.asarray(index) % dim_ring]
 
 
 def index_angle(index: np.ndarray, dim_ring: int) -> np.ndarray:

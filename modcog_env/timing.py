@@ -108,7 +108,9 @@ def steps(spec: Spec, dt: float, u: np.ndarray) -> np.ndarray:
     if isinstance(spec, Fixed):
         return np.full(u.shape, _floor_steps(spec.ms, dt), dtype=np.int64)
     if isinstance(spec, Uniform):
-        return _floor_steps(spec.low + (spec.high - spec.low) * u, dt)
+        # the epsilon of _floor_steps must not let u -> 1 reach `high`, which is excluded
+        top = step_bounds(spec, dt)[1]
+        return np.minimum(_floor_steps(spec.low + (spec.high - spec.low) * u, dt), top)
     values = np.asarray(spec.values, dtype=np.float64)
     return _floor_steps(values[np.minimum((u * len(values)).astype(np.int64), len(values) - 1)], dt)
 

@@ -47,6 +47,7 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": NEXT_STEP, "render_modes": []}
+    PREFETCH = 16  # trials sampled ahead per row and call (content is a pure function of (seed, k))
 
     def __init__(
         self,
@@ -121,25 +122,48 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         self._np_random = None
 
     # ------------------------------------------------------------------------------ trials
-    def _load(self, rows: np.ndarray) -> None:
-        """Give ``rows`` their next trial of their stream."""
+    def _refill(self, rows: np.ndarray) -> None:
+        """Sample the next ``PREFETCH`` trials of each of ``rows`` into their queues (one call)."""
+        k = self.PREFETCH
         count = np.zeros(self.num_envs, np.int64)
-        count[rows] = 1
+        count[rows] = k
         batch, _ = self.streams.next_trials(self._state, count)
-        t_new = batch.max_length
-        if t_new > self._ob.shape[1]:
-            grow = t_new - self._ob.shape[1]
-            self._ob = np.pad(self._ob, ((0, 0), (0, grow), (0, 0)))
-            self._label = np.pad(self._label, ((0, 0), (0, grow)))
-        self._ob[rows, :t_new] = batch.ob
-        self._label[rows, :t_new] = batch.label
-        self._length[rows] = batch.length
-        self._dec_start[rows] = batch.start["decision"]
+        n, t_new = rows.size, batch.max_length
+        if t_new > self._qob.shape[2]:
+            grow = t_new - self._qob.shape[2]
+            self._qob = np.pad(self._qob, ((0, 0), (0, 0), (0, grow), (0, 0)))
+            self._qlabel = np.pad(self._qlabel, ((0, 0), (0, 0), (0, grow)))
+        self._qob[rows, :, :t_new] = batch.ob.reshape(n, k, t_new, -1)
+        self._qob[rows, :, t_new:] = 0.0
+        self._qlabel[rows, :, :t_new] = batch.label.reshape(n, k, t_new)
+        self._qlabel[rows, :, t_new:] = 0
         fix = batch.stop.get("fixation")
-        self._fix_stop[rows] = 0 if fix is None else fix
-        self._go[rows] = batch.params["go"]
-        self._seq[rows] = batch.params["seq_sign"] != 0
-        self._trial_index[rows] = batch.index
+        per_trial = {
+            "length": batch.length,
+            "dec_start": batch.start["decision"],
+            "fix_stop": np.zeros(batch.batch_size, np.int64) if fix is None else fix,
+            "go": batch.params["go"],
+            "seq": batch.params["seq_sign"] != 0,
+            "index": batch.index,
+        }
+        for key, value in per_trial.items():
+            self._qinfo[key][rows] = value.reshape(n, k)
+        self._q[rows] = 0
+
+    def _load(self, rows: np.ndarray) -> None:
+        """Move ``rows`` to their next queued trial (refilling empty queues)."""
+        self._q[rows] += 1
+        empty = rows[self._q[rows] >= self.PREFETCH]
+        if empty.size:
+            self._refill(empty)
+        q = self._q[rows]
+        info = self._qinfo
+        self._length[rows] = info["length"][rows, q]
+        self._dec_start[rows] = info["dec_start"][rows, q]
+        self._fix_stop[rows] = info["fix_stop"][rows, q]
+        self._go[rows] = info["go"][rows, q]
+        self._seq[rows] = info["seq"][rows, q]
+        self._trial_index[rows] = info["index"][rows, q]
         self._t[rows] = 0
         self._broke[rows] = False
 
@@ -161,10 +185,19 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             self._np_random = np.random.default_rng(seeds[0])
         if options:
             raise ValueError(f"options={options!r}: the vector env takes no reset options")
-        n = self.num_envs
+        n, k = self.num_envs, self.PREFETCH
         self._state = self.streams.start(np.array(seeds, dtype=np.uint64))
-        self._ob = np.zeros((n, 1, self.streams.ob_size), np.float32)
-        self._label = np.zeros((n, 1), np.int64)
+        self._qob = np.zeros((n, k, 1, self.streams.ob_size), np.float32)
+        self._qlabel = np.zeros((n, k, 1), np.int64)
+        self._qinfo = {
+            "length": np.zeros((n, k), np.int64),
+            "dec_start": np.zeros((n, k), np.int64),
+            "fix_stop": np.zeros((n, k), np.int64),
+            "go": np.zeros((n, k), bool),
+            "seq": np.zeros((n, k), bool),
+            "index": np.zeros((n, k), np.int64),
+        }
+        self._q = np.full(n, k - 1, np.int64)  # every queue empty: the first load refills
         self._length = np.zeros(n, np.int64)
         self._dec_start = np.zeros(n, np.int64)
         self._fix_stop = np.zeros(n, np.int64)
@@ -175,9 +208,9 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         self._broke = np.zeros(n, bool)
         self._episode_steps = np.zeros(n, np.int64)
         self._autoreset = np.zeros(n, bool)
-        self._load(np.arange(n))
         rows = np.arange(n)
-        return self._ob[rows, 0].copy(), {"trial_index": self._trial_index.copy()}
+        self._load(rows)
+        return self._qob[rows, self._q, 0], {"trial_index": self._trial_index.copy()}
 
     def current_labels(self) -> np.ndarray:
         """int64 [num_envs]: the label each row's next action is judged against (the oracle's
@@ -185,7 +218,7 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         if self._state is None:
             raise gym.error.ResetNeeded("Cannot read labels before reset()")
         rows = np.arange(self.num_envs)
-        labels = self._label[rows, np.minimum(self._t, self._length - 1)]
+        labels = self._qlabel[rows, self._q, np.minimum(self._t, self._length - 1)]
         return np.where(self._autoreset, 0, labels)
 
     # ------------------------------------------------------------------------------ scoring
@@ -241,7 +274,7 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         if resetting.any():
             self._load(np.flatnonzero(resetting))
             self._episode_steps[resetting] = 0
-        gt = self._label[rows, self._t]
+        gt = self._qlabel[rows, self._q, self._t]
         # rows that autoreset this step ignore their action (act as if fixating at step 0)
         reward, outcome = self._judge(np.where(resetting, 0, a).astype(np.int64), gt)
         ended = outcome != _GOING
@@ -264,7 +297,7 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         else:
             terminated = ended
             self._t[ended] = np.minimum(self._t[ended] + 1, self._length[ended] - 1)
-        obs[:] = self._ob[rows, np.minimum(self._t, self._length - 1)]
+        obs[:] = self._qob[rows, self._q, np.minimum(self._t, self._length - 1)]
         truncated = np.zeros(self.num_envs, bool)
         if self.max_episode_steps is not None:
             truncated = (self._episode_steps >= self.max_episode_steps) & ~terminated & ~resetting

@@ -129,8 +129,8 @@ class DecisionTask(Task):
     def _render(self, ob, lat, start, stop, keys) -> None:
         n = self.dim_ring
         self._write_fixation(ob, start["decision"])
-        b1 = ring.bump(ring.index_angle(lat["theta1_idx"], n), 1.0, n)
-        b2 = ring.bump(ring.index_angle(lat["theta2_idx"], n), 1.0, n)
+        b1 = ring.bump_at(lat["theta1_idx"], n)
+        b2 = ring.bump_at(lat["theta2_idx"], n)
         a, b = lat["strength1"], lat["strength2"]
 
         def rings(bump: np.ndarray, s: np.ndarray) -> np.ndarray:

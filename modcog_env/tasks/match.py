@@ -84,7 +84,7 @@ class MatchTask(Task):
         self._write_fixation(ob, start["decision"])
         m = lat["modality"]
         for period, key in (("sample", "sample_idx"), ("test", "test_idx")):
-            pattern = ring.bump(ring.index_angle(lat[key], n), 1.0, n)
+            pattern = ring.bump_at(lat[key], n)
             rows, cols, loc = self._write_ring(ob, start[period], stop[period], pattern, m)
             if self.sigma > 0 and rows.size:
                 eps = self._noise(keys, period, loc, rows, n)
