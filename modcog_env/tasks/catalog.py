@@ -51,7 +51,7 @@ _NAME_RE = re.compile(
     "^(?P<base>" + "|".join(sorted(BASES, key=len, reverse=True)) + ")"
     r"(?:int(?P<int>[rl]))?(?:seq(?P<seq>[rl]))?$"
 )
-_ALIAS_RE = re.compile("^(?P<base>" + "|".join(INT_BASES) + ")intseq$")
+_ALIAS_RE = re.compile("^(?P<base>" + "|".join(sorted(BASES, key=len, reverse=True)) + ")intseq$")
 ID_PREFIX, ID_SUFFIX = "ModCog-", "-v0"
 
 
@@ -83,8 +83,13 @@ COLLECTIONS: dict[str, tuple[str, ...]] = {
 def parse_name(name: str) -> tuple[str, int, int]:
     """(base, int_sign, seq_sign) of a canonical short name or alias; ``ValueError`` otherwise."""
     alias = _ALIAS_RE.match(name) if isinstance(name, str) else None
-    if alias:
+    if alias and alias["base"] in INT_BASES:
         return alias["base"], 1, 1
+    if alias:
+        raise ValueError(
+            f"task={name!r}: int cannot modify {alias['base']!r} (no delay period); int applies "
+            f"to {', '.join(INT_BASES)}"
+        )
     m = _NAME_RE.match(name) if isinstance(name, str) else None
     if not m:
         raise ValueError(f"task={name!r} is not a task name{_suggest(name)}")
