@@ -132,7 +132,9 @@ class _StreamCutter:
                 full[:, :base] = steps
                 full[:, base + i] = 1.0
                 steps = full
-            flat["ob"][dst] = steps
+            # rows as single void items: a 1-D scatter copies whole rows (~3x faster than 2-D)
+            row_type = np.dtype((np.void, steps.dtype.itemsize * steps.shape[1]))
+            flat["ob"].view(row_type).reshape(-1)[dst] = steps.view(row_type).reshape(-1)
             flat["label"][dst] = tb.label.reshape(-1)[src]
             flat["weight"][dst] = loss_weights(tb, self.weights).reshape(-1)[src]
             flat["decision"][dst] = tb.decision.reshape(-1)[src]

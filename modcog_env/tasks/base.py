@@ -322,27 +322,45 @@ class Task:
         """Fixation input 1 on every pre-decision step."""
         ob[:, :, 0] = np.arange(ob.shape[1])[None, :] < dec_start[:, None]
 
-    def _write_ring(
+    def _write_period(
         self,
         ob: np.ndarray,
+        keys: rng.Keys,
+        period: str,
         start: np.ndarray,
         stop: np.ndarray,
         pattern: np.ndarray,
         modality: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Add ``pattern`` ([B, N] to ring ``modality`` [B], or [B, 2N] to both) on [start, stop).
+        noise: str | None = None,
+    ) -> None:
+        """Write every channel of the steps of ``period`` in one 1-D scatter of whole rows.
 
-        Returns the (row, step, local step) index arrays of the period for further writes.
+        Channel 0 gets the fixation input (1 before the decision period, 0 in it); the rings get
+        ``pattern`` ([B, 2N], or [B, N] shown on ring ``modality`` [B]); ``noise`` adds
+        N(0, noise_std**2) to ``"all"`` channels or to the ``"ring"`` of ``modality``.
         """
         rows, cols, loc = period_steps(start, stop)
+        if not rows.size:
+            return
+        n, d = self.dim_ring, self.ob_size
         if modality is not None:
-            n = self.dim_ring
             both = np.zeros((pattern.shape[0], 2 * n))
             both[:, :n] = pattern * (modality == 1)[:, None]
             both[:, n:] = pattern * (modality == 2)[:, None]
             pattern = both
-        ob[rows, cols, 1:] += pattern[rows]
-        return rows, cols, loc
+        full = np.empty((rows.size, d), np.float32)
+        full[:, 0] = 0.0 if period == "decision" else 1.0
+        full[:, 1:] = pattern[rows]
+        if noise == "all" and self.sigma > 0:
+            full += self._noise(keys, period, loc, rows, d)
+        elif noise == "ring" and self.sigma > 0:
+            eps = self._noise(keys, period, loc, rows, n)
+            m = modality[rows]
+            full[:, 1 : 1 + n] += eps * (m == 1)[:, None]
+            full[:, 1 + n :] += eps * (m == 2)[:, None]
+        row_type = np.dtype((np.void, full.itemsize * d))
+        target = ob.reshape(-1, d).view(row_type).reshape(-1)
+        target[rows * ob.shape[1] + cols] = full.view(row_type).reshape(-1)
 
     def _noise(
         self, keys: rng.Keys, period: str, loc: np.ndarray, rows: np.ndarray, width: int

@@ -122,10 +122,6 @@ class DecisionTask(Task):
             "go": np.ones(len(keys), dtype=bool),
         }
 
-    def _add_noise(self, ob, keys, period, rows, cols, loc) -> None:
-        if self.sigma > 0 and rows.size:
-            ob[rows, cols, :] += self._noise(keys, period, loc, rows, self.ob_size)
-
     def _render(self, ob, lat, start, stop, keys) -> None:
         n = self.dim_ring
         self._write_fixation(ob, start["decision"])
@@ -141,8 +137,7 @@ class DecisionTask(Task):
         else:
             shows = [("stimulus", rings(b1, a) + rings(b2, b))]
         for period, pattern in shows:
-            rows, cols, loc = self._write_ring(ob, start[period], stop[period], pattern)
-            self._add_noise(ob, keys, period, rows, cols, loc)
+            self._write_period(ob, keys, period, start[period], stop[period], pattern, noise="all")
 
 
 # base name -> (delayed, modalities showing stimuli, weights)

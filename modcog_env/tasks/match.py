@@ -85,12 +85,9 @@ class MatchTask(Task):
         m = lat["modality"]
         for period, key in (("sample", "sample_idx"), ("test", "test_idx")):
             pattern = ring.bump_at(lat[key], n)
-            rows, cols, loc = self._write_ring(ob, start[period], stop[period], pattern, m)
-            if self.sigma > 0 and rows.size:
-                eps = self._noise(keys, period, loc, rows, n)
-                mod = m[rows]
-                ob[rows, cols, 1 : 1 + n] += eps * (mod == 1)[:, None]
-                ob[rows, cols, 1 + n :] += eps * (mod == 2)[:, None]
+            self._write_period(
+                ob, keys, period, start[period], stop[period], pattern, m, noise="ring"
+            )
 
 
 # base name -> (category rule, go on match)

@@ -73,7 +73,7 @@ class ReachTask(Task):
         self._write_fixation(ob, start["decision"])
         shown = "decision" if self.kind == "rt" else "stimulus"
         pattern = ring.bump(lat["stim_angle"], 1.0, self.dim_ring)
-        self._write_ring(ob, start[shown], stop[shown], pattern, lat["modality"])
+        self._write_period(ob, keys, shown, start[shown], stop[shown], pattern, lat["modality"])
 
 
 # base name -> (anti, kind)
