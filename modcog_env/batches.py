@@ -302,8 +302,8 @@ class Batches:
     def torch_dataset(self):
         """A ``torch.utils.data.IterableDataset``: DataLoader worker w of W makes its own streams.
 
-        Worker w serves stream numbers ``w * B .. w * B + B - 1``, so workers never repeat each
-        other's trials; use ``DataLoader(ds, batch_size=None, num_workers=W)``.
+        Worker w serves the parent's stream numbers shifted by ``w * (max stream + 1)``, so workers
+        never repeat each other's trials; use ``DataLoader(ds, batch_size=None, num_workers=W)``.
         """
         from torch.utils.data import IterableDataset, get_worker_info
 
@@ -314,13 +314,14 @@ class Batches:
                 info = get_worker_info()
                 w = 0 if info is None else info.id
                 b = parent.batch_size
+                span = int(parent.stream_ids.max()) + 1  # worker w shifts every stream by w*span
                 clone = Batches(
                     parent.streams,
                     batch_size=b,
                     seq_len=parent.seq_len,
                     mode=parent.mode,
                     seed=parent.seed,
-                    streams=range(w * b, (w + 1) * b),
+                    streams=parent.stream_ids + w * span,
                     prefetch=parent.prefetch,
                     loss_weights=parent.loss_weights,
                     with_mask=parent.with_mask,

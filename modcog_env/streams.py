@@ -11,6 +11,7 @@ Everything that consumes trials (MultiTaskEnv, the vector env, the batches) goes
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import numpy as np
 from . import rng
 from .scheduler import Schedule, make_schedule, occurrences
 from .tasks.base import Task
-from .tasks.catalog import collection, make_task
+from .tasks.catalog import COLLECTIONS, canonical_name, collection, make_task
 from .trials import TrialBatch
 
 
@@ -99,10 +100,15 @@ class TaskStreams:
         if isinstance(tasks, Task):
             return [tasks]
         if isinstance(tasks, str):
-            try:
+            if tasks in COLLECTIONS:
                 names = collection(tasks)
-            except ValueError:
-                names = (tasks,)
+            else:
+                try:
+                    names = (canonical_name(tasks),)
+                except ValueError as err:
+                    close = difflib.get_close_matches(tasks, list(COLLECTIONS), n=1)
+                    hint = f"; or did you mean the collection {close[0]!r}?" if close else ""
+                    raise ValueError(f"{err}{hint}") from None
         else:
             tasks = list(tasks)
             if tasks and all(isinstance(t, Task) for t in tasks):

@@ -282,7 +282,9 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         performance = (correct & ~self._broke) if not self._neurogym_rewards else correct
         info: dict[str, Any] = {
             "gt": np.where(resetting, 0, gt),
+            "_gt": ~resetting,
             "new_trial": ended.copy(),
+            "_new_trial": np.ones(self.num_envs, bool),
             "performance": performance.astype(np.float64),
             "_performance": ended.copy(),
         }
@@ -300,7 +302,8 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         obs[:] = self._qob[rows, self._q, np.minimum(self._t, self._length - 1)]
         truncated = np.zeros(self.num_envs, bool)
         if self.max_episode_steps is not None:
-            truncated = (self._episode_steps >= self.max_episode_steps) & ~terminated & ~resetting
+            # as gymnasium's TimeLimit: truncated may coincide with terminated
+            truncated = (self._episode_steps >= self.max_episode_steps) & ~resetting
         self._autoreset = terminated | truncated
         return obs, reward, terminated, truncated, info
 
