@@ -165,7 +165,10 @@ class TaskEnv(gym.Env):
             first, queue = k, self.streams.next_trials(self._state, self.PREFETCH)[0]
             self._queue = (first, queue)
         self.trial_index = k
-        self.trial = queue.trial(k - first)
+        # views into the private queue, which is never written after sampling
+        self.trial = queue.trial(k - first, copy=False)
+        self._labels = self.trial.label.tolist()
+        self._length = len(self._labels)
         self._seq = self.trial.params["seq_sign"] != 0
         self._dec_start = self.trial.start["decision"]
         self._fix_stop = self.trial.stop.get("fixation", 0)
@@ -231,15 +234,20 @@ class TaskEnv(gym.Env):
             raise gym.error.ResetNeeded("Cannot call step() before reset()")
         if self._done:
             raise gym.error.ResetNeeded("The trial has ended (terminated=True); call reset()")
-        if not self.action_space.contains(action):
+        n = self.action_space.n
+        if type(action) is int or isinstance(action, np.integer):  # fast path of contains()
+            valid = 0 <= action < n
+        else:
+            valid = self.action_space.contains(action)
+        if not valid:
             raise ValueError(
-                f"action={action!r} is not in the action space Discrete({self.action_space.n}): "
-                f"allowed ints 0..{self.action_space.n - 1}"
+                f"action={action!r} is not in the action space Discrete({n}): "
+                f"allowed ints 0..{n - 1}"
             )
         action = int(action)
         trial, t = self.trial, self.t
-        gt = int(trial.label[t])
-        last = t == trial.length - 1
+        gt = self._labels[t]
+        last = t == self._length - 1
         reward, outcome = self._judge(action, gt, last)
         info: dict[str, Any] = {"gt": gt, "new_trial": outcome is not None}
         self.actions.append(action)
@@ -270,7 +278,7 @@ class TaskEnv(gym.Env):
                 self._done = True
                 terminated = True
                 self.t = t + 1
-                ob = trial.ob[min(t + 1, trial.length - 1)]
+                ob = trial.ob[min(t + 1, self._length - 1)]
         return ob.copy(), float(reward), terminated, False, info
 
     # ------------------------------------------------------------------------------ render

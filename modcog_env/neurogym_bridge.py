@@ -54,7 +54,7 @@ from neurogym.wrappers.block import ScheduleEnvs
 
 from . import rng, timing
 from .env import TaskEnv, validate_rewards
-from .streams import stream_seed
+from .streams import TaskStreams, stream_seed
 from .tasks.base import Task
 from .tasks.catalog import collection, make_task
 from .trials import Trial, TrialBatch
@@ -381,8 +381,11 @@ class NeuroGymStreamState:
         )
 
 
-class NeuroGymStreams:
+class NeuroGymStreams(TaskStreams):
     """Any NeuroGym TrialEnv as a one-task trial source with TaskStreams' interface.
+
+    A TaskStreams subclass (``Batches`` accepts TaskStreams instances) that overrides everything
+    Batches calls and none of our tasks' machinery: it does not call ``TaskStreams.__init__``.
 
     ``env``: a NeuroGym env (instance, possibly wrapped, e.g. from ``ngym.make``) or a registered
     id (made with ``env_kwargs``). ``name``: the task name in batches (default: the id or the
@@ -419,6 +422,8 @@ class NeuroGymStreams:
         if ob_space.shape is None or len(ob_space.shape) != 1:
             raise ValueError(f"observation space {ob_space} must be a 1-D Box")
         self.names = (name or type(self._top.unwrapped).__name__,)
+        self.tasks: list[Task] = []  # no modcog_env Task: trials come from NeuroGym
+        self.convention = self.dim_ring = None
         self.n = 1
         self.rule_inputs = False
         self.schedule = None

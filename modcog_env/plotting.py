@@ -286,9 +286,10 @@ def render_rgb(
     mpl = _matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = mpl.figure.Figure(figsize=size, dpi=dpi, layout="constrained")
+    fig = mpl.figure.Figure(figsize=size, dpi=dpi)  # fixed margins: no layout engine per frame
     canvas = FigureCanvasAgg(fig)
     axes, cax = _make_axes(fig)
+    fig.subplots_adjust(left=0.16, right=0.92, top=0.88, bottom=0.1)
     acts = None if actions is None or len(actions) == 0 else np.asarray(actions)
     _draw(axes, trial, actions=acts, dim_ring=_dim_ring(trial, dim_ring), title=None, cax=cax)
     if t is not None:

@@ -107,16 +107,18 @@ class TrialBatch:
         """bool [B, T]: True on real steps, False on padding."""
         return np.arange(self.max_length)[None, :] < self.length[:, None]
 
-    def trial(self, i: int) -> Trial:
-        """Trial ``i`` trimmed to its length, as a :class:`Trial` (fresh arrays)."""
+    def trial(self, i: int, copy: bool = True) -> Trial:
+        """Trial ``i`` trimmed to its length, as a :class:`Trial` (fresh arrays unless
+        ``copy=False``, which returns views into this batch)."""
         if not -self.batch_size <= i < self.batch_size:
             raise ValueError(f"i={i} is out of range for a batch of {self.batch_size} trials")
         n = int(self.length[i])
         present = [p for p in self.start if self.start[p][i] >= 0]
+        take = np.copy if copy else np.asarray
         return Trial(
-            ob=self.ob[i, :n].copy(),
-            label=self.label[i, :n].copy(),
-            decision=self.decision[i, :n].copy(),
+            ob=take(self.ob[i, :n]),
+            label=take(self.label[i, :n]),
+            decision=take(self.decision[i, :n]),
             start={p: int(self.start[p][i]) for p in present},
             stop={p: int(self.stop[p][i]) for p in present},
             params={

@@ -34,6 +34,7 @@ except ImportError:  # gymnasium 0.29: no enum; the mode is declared by name
 
 # outcome codes of a step
 _GOING, _CORRECT, _FAIL, _NONE, _ABORT = 0, 1, 2, 3, 4
+OUTCOMES = ("", "correct", "fail", "none", "abort")  # info["outcome"] names, as in TaskEnv
 
 
 class ModCogVectorEnv(gym.vector.VectorEnv):
@@ -41,9 +42,9 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
 
     Arguments as :class:`~modcog_env.env.TaskEnv` / :class:`~modcog_env.env.MultiTaskEnv`, plus
     ``num_envs`` and ``max_episode_steps`` (truncation per row; None: never).
-    Observations float32 [num_envs, D]; actions int [num_envs]; ``info`` holds ``gt`` and
-    ``new_trial`` arrays, and ``performance`` with its ``_performance`` mask on rows whose trial
-    ended.
+    Observations float32 [num_envs, D]; actions int [num_envs]. ``info`` holds ``gt`` and
+    ``new_trial`` arrays, and ``performance``, ``outcome`` and ``trial_index`` masked (``_key``)
+    to the rows whose trial ended; every key has its Gymnasium ``_key`` mask.
     """
 
     metadata = {"autoreset_mode": NEXT_STEP, "render_modes": []}
@@ -210,7 +211,8 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         self._autoreset = np.zeros(n, bool)
         rows = np.arange(n)
         self._load(rows)
-        return self._qob[rows, self._q, 0], {"trial_index": self._trial_index.copy()}
+        info = {"trial_index": self._trial_index.copy(), "_trial_index": np.ones(n, bool)}
+        return self._qob[rows, self._q, 0], info
 
     def current_labels(self) -> np.ndarray:
         """int64 [num_envs]: the label each row's next action is judged against (the oracle's
@@ -287,6 +289,10 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             "_new_trial": np.ones(self.num_envs, bool),
             "performance": performance.astype(np.float64),
             "_performance": ended.copy(),
+            "outcome": np.array(OUTCOMES, dtype=object)[outcome],
+            "_outcome": ended.copy(),
+            "trial_index": self._trial_index.copy(),
+            "_trial_index": ended.copy(),
         }
         going = ~ended & ~resetting
         self._t[going] += 1

@@ -15,8 +15,8 @@ ENVNAME="$1"
 
 TORCH_SPEC="torch==2.13.0"
 case "$ENVNAME" in
-    ngym) EXTRAS="dev,plot,neurogym" ;;
-    gym1) EXTRAS="dev,plot" ;;
+    ngym) EXTRAS="dev,plot,neurogym,rl" ;;
+    gym1) EXTRAS="dev,plot,rl" ;;
     *) usage ;;
 esac
 
