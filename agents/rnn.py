@@ -1,0 +1,219 @@
+"""MaskedRNN: a leaky rate RNN whose recurrent weights live under a fixed connectivity mask.
+
+Dynamics (rate formulation, one step per ``dt``), for input ``x_t`` and rates ``h_t``::
+
+    h_t = (1 - alpha) * h_{t-1} + alpha * f(W_in x_t + b + R(h_{t-1}) + noise_t)
+    logits_t = W_out h_t + b_out,          alpha = dt / tau
+
+``R(h) = (W_rec * mask) @ h`` for a matrix recurrence (``mask[i, j]``: unit ``j`` projects to
+unit ``i``, see :mod:`agents.masks`); for the autapse pool ``R(h) = w_self * h`` with ``w_self``
+an ``[N]`` vector, so no unit can reach another. ``noise_t ~ N(0, 2 / alpha * noise_std**2)``
+(Yang et al. 2019's discretized recurrent noise) is added only in training mode.
+
+The mask is a registered buffer (it follows ``.to()`` and is saved in ``state_dict``) and is
+applied once per forward pass, outside the time loop. Masked-out entries are zero at init and get
+exactly zero gradient (the product with a 0 mask), so plain SGD/Adam keep them at zero.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import masks
+
+ACTIVATIONS = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "softplus": nn.functional.softplus,
+    "sigmoid": torch.sigmoid,
+}
+
+
+@dataclass
+class RNNConfig:
+    """Everything that fixes a MaskedRNN. JSON round-trip: ``to_dict``/``from_dict``/``to_json``."""
+
+    input_size: int = 53  # observation channels (20-cog with rule inputs at dim_ring 16)
+    hidden_size: int = 256  # N recurrent units (a perfect square for a sheet mask)
+    output_size: int = 17  # actions: fixate + one per ring direction
+    mask: str = "dense"  # "dense" | "ring" | "sheet" | "random" | "autapse" (agents.masks)
+    radius: float | None = None  # ring: integer k; sheet: Euclidean radius in grid units
+    density: float | None = None  # ring/sheet/random: target density instead of a radius
+    periodic: bool = True  # sheet: wrap around the edges (torus)
+    self_connections: bool = True  # ring/sheet/random: keep the diagonal
+    mask_seed: int = 0  # seed of the random mask draw
+    dt: float = 100.0  # ms per step; must match the tasks
+    tau: float = 100.0  # ms membrane time constant; alpha = dt / tau must lie in (0, 1]
+    activation: str = "relu"  # one of ACTIVATIONS
+    noise_std: float = 0.0  # recurrent noise std (training mode only); 0 disables
+    rec_gain: float = 1.0  # init std of W_rec[i, j] is rec_gain / sqrt(fan_in[i])
+    bias: bool = True  # hidden and readout biases
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "hidden_size", "output_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}={v!r} must be an int >= 1")
+        if self.mask not in masks.KINDS:
+            raise ValueError(f"mask={self.mask!r} is not one of {masks.KINDS}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r} is not one of {tuple(ACTIVATIONS)}")
+        if not (self.dt > 0 and self.tau > 0 and self.dt <= self.tau):
+            raise ValueError(
+                f"dt={self.dt!r}, tau={self.tau!r}: need 0 < dt <= tau (alpha = dt / tau <= 1)"
+            )
+        if not self.noise_std >= 0:
+            raise ValueError(f"noise_std={self.noise_std!r} must be >= 0")
+
+    @property
+    def alpha(self) -> float:
+        return self.dt / self.tau
+
+    def build_mask(self) -> np.ndarray:
+        """The bool [N, N] mask this config describes (see :func:`agents.masks.make_mask`)."""
+        return masks.make_mask(
+            self.mask,
+            self.hidden_size,
+            radius=self.radius,
+            density=self.density,
+            periodic=self.periodic,
+            self_connections=self.self_connections,
+            seed=self.mask_seed,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RNNConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown RNNConfig keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RNNConfig:
+        return cls.from_dict(json.loads(text))
+
+
+class MaskedRNN(nn.Module):
+    """Leaky rate RNN with masked (or elementwise, for autapses) recurrence; see module docstring.
+
+    ``forward(x, h0=None, *, batch_first=False, return_hidden=False)`` takes ``x`` float
+    ``[T, B, D]`` (``[B, T, D]`` with ``batch_first``) and returns logits ``[T, B, A]`` (same
+    layout as ``x``), or ``(logits, hidden)`` with hidden rates ``[T, B, N]`` on request.
+    """
+
+    def __init__(self, config: RNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        n, d, a = config.hidden_size, config.input_size, config.output_size
+        self.alpha = config.alpha
+        self.act = ACTIVATIONS[config.activation]
+        self.autapse = config.mask == "autapse"
+        self.weight_ih = nn.Parameter(torch.empty(n, d))
+        self.weight_hh = nn.Parameter(torch.empty(n) if self.autapse else torch.empty(n, n))
+        self.weight_ho = nn.Parameter(torch.empty(a, n))
+        self.bias_h = nn.Parameter(torch.zeros(n)) if config.bias else None
+        self.bias_o = nn.Parameter(torch.zeros(a)) if config.bias else None
+        if self.autapse or config.mask == "dense":
+            self.register_buffer("mask", None)  # nothing to mask
+        else:
+            self.register_buffer("mask", torch.from_numpy(config.build_mask()))
+        self._init_weights()
+
+    def fan_in(self) -> torch.Tensor:
+        """float [N]: recurrent inputs of each unit under the mask (1 per unit for autapses)."""
+        n = self.config.hidden_size
+        if self.autapse:
+            return torch.ones(n)
+        if self.mask is None:
+            return torch.full((n,), float(n))
+        return self.mask.sum(dim=1).float()
+
+    @torch.no_grad()
+    def _init_weights(self) -> None:
+        """Gaussian init scaled to fan-in (draws from torch's global generator).
+
+        ``W_rec[i, j] ~ N(0, rec_gain**2 / fan_in[i])`` where ``mask[i, j]``, exactly 0 elsewhere;
+        ``fan_in[i] = sum_j mask[i, j]`` (N when dense, 1 for an autapse: ``w_self[i] ~ N(0,
+        rec_gain**2)``); a unit without inputs uses fan_in 1. ``W_in ~ N(0, 1 / D)``,
+        ``W_out ~ N(0, 1 / N)``, biases 0.
+        """
+        cfg = self.config
+        std = cfg.rec_gain / self.fan_in().clamp(min=1.0).sqrt()
+        if self.autapse:
+            self.weight_hh.normal_().mul_(std)
+        else:
+            self.weight_hh.normal_().mul_(std[:, None])
+            if self.mask is not None:
+                self.weight_hh.mul_(self.mask)
+        self.weight_ih.normal_(0.0, 1.0 / math.sqrt(cfg.input_size))
+        self.weight_ho.normal_(0.0, 1.0 / math.sqrt(cfg.hidden_size))
+        for b in (self.bias_h, self.bias_o):
+            if b is not None:
+                b.zero_()
+
+    def recurrent_weight(self) -> torch.Tensor:
+        """Effective recurrent weights: ``W_rec * mask`` [N, N], or the autapse vector [N]."""
+        if self.mask is None:
+            return self.weight_hh
+        return self.weight_hh * self.mask
+
+    def num_parameters(self, effective: bool = True) -> int:
+        """Trainable parameter count; ``effective`` counts only unmasked recurrent entries."""
+        total = sum(p.numel() for p in self.parameters())
+        if effective and self.mask is not None:
+            total -= self.weight_hh.numel() - int(self.mask.sum())
+        return total
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        h0: torch.Tensor | None = None,
+        *,
+        batch_first: bool = False,
+        return_hidden: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 3 or x.shape[-1] != self.config.input_size:
+            raise ValueError(
+                f"x must be [T, B, {self.config.input_size}] (or [B, T, ...] with batch_first), "
+                f"got shape {tuple(x.shape)}"
+            )
+        if batch_first:
+            x = x.transpose(0, 1)
+        steps, batch = x.shape[0], x.shape[1]
+        w = self.recurrent_weight()  # the mask is applied once, outside the time loop
+        drive = x @ self.weight_ih.T  # [T, B, N] input drive of every step at once
+        if self.bias_h is not None:
+            drive = drive + self.bias_h
+        if self.training and self.config.noise_std > 0:
+            drive = drive + torch.randn_like(drive) * (
+                self.config.noise_std * math.sqrt(2.0 / self.alpha)
+            )
+        h = x.new_zeros(batch, self.config.hidden_size) if h0 is None else h0
+        w_t = w if self.autapse else w.T
+        leaky = self.alpha < 1.0
+        hidden = []
+        for t in range(steps):
+            pre = torch.addcmul(drive[t], h, w_t) if self.autapse else torch.addmm(drive[t], h, w_t)
+            r = self.act(pre)
+            h = torch.lerp(h, r, self.alpha) if leaky else r  # (1 - alpha) h + alpha r
+            hidden.append(h)
+        states = torch.stack(hidden) if hidden else x.new_zeros(0, batch, self.config.hidden_size)
+        logits = states @ self.weight_ho.T
+        if self.bias_o is not None:
+            logits = logits + self.bias_o
+        if batch_first:
+            logits, states = logits.transpose(0, 1), states.transpose(0, 1)
+        return (logits, states) if return_hidden else logits
