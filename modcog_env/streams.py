@@ -50,11 +50,6 @@ class StreamState:
     prev: np.ndarray  # int64 [R] task of the previous trial, -1 before the first
     counts: np.ndarray  # int64 [R, n] trials of each task so far
 
-    def copy(self) -> StreamState:
-        return StreamState(
-            self.seeds.copy(), self.position.copy(), self.prev.copy(), self.counts.copy()
-        )
-
 
 class TaskStreams:
     """Tasks + schedule; samples the next trials of many streams as one TrialBatch.

@@ -173,16 +173,6 @@ class Task:
                 f"of 0 steps at dt={self.dt:g}; it needs at least one step"
             )
 
-    def config(self) -> dict[str, object]:
-        """Constructor arguments that rebuild this task with :func:`modcog_env.make_task`."""
-        return {
-            "task": self.name,
-            "convention": self.convention,
-            "dt": self.dt,
-            "dim_ring": self.dim_ring,
-            "sigma": self.sigma,
-        }
-
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.name!r}, convention={self.convention!r}, dt={self.dt:g}, "

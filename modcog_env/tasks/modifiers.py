@@ -121,6 +121,3 @@ class ModifiedTask(Task):
                 lat["go"], (lat["test_idx"] + s * hundreds) % n, lat["test_idx"]
             )
         return lat
-
-    def config(self) -> dict[str, object]:
-        return {**self.base_task.config(), "task": self.name}
