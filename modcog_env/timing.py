@@ -89,13 +89,12 @@ def parse_spec(value: object, name: str = "timing") -> Spec:
             f"{name}={value!r} is not a timing spec; allowed: a number of ms, ('constant', ms), "
             "('uniform', low, high) or ('choice', [ms, ...])"
         )
-    try:
-        return Fixed(_check_ms(value, name))
-    except ValueError:
-        raise ValueError(
-            f"{name}={value!r} is not a timing spec; allowed: a number of ms, ('constant', ms), "
-            "('uniform', low, high) or ('choice', [ms, ...])"
-        ) from None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return Fixed(_check_ms(value, name))  # a number: any error says what is wrong with it
+    raise ValueError(
+        f"{name}={value!r} is not a timing spec; allowed: a number of ms, ('constant', ms), "
+        "('uniform', low, high) or ('choice', [ms, ...])"
+    )
 
 
 def _floor_steps(ms: np.ndarray, dt: float) -> np.ndarray:
