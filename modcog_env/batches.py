@@ -211,8 +211,8 @@ class Batches:
             raise ValueError("device and pin_memory need output='torch'")
         if max_batches is not None:
             _check_positive_int(max_batches, "max_batches")
-        if isinstance(tasks, TaskStreams):
-            self.streams = tasks
+        if isinstance(tasks, TaskStreams) or hasattr(tasks, "next_parts"):
+            self.streams = tasks  # a TaskStreams or another trial source (e.g. NeuroGymStreams)
         else:
             self.streams = TaskStreams(
                 tasks,
