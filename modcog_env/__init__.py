@@ -1,14 +1,13 @@
 """modcog-env: the 20-Cog and Mod-Cog cognitive tasks as Gymnasium environments.
 
-Importing the package registers ``ModCog-<CamelName>-v0`` for all 126 tasks. It imports numpy and
-gymnasium only; torch, matplotlib and neurogym are imported by the modules that use them.
+Importing the package registers ``ModCog-<CamelName>-v0`` for all 126 tasks and one id per
+collection. It imports numpy and gymnasium only; the env, vector and batch modules load on first
+use, and torch, matplotlib and neurogym only in the modules that need them.
 """
 
-from .batches import Batches, Dataset, loss_weights
+import importlib
+
 from .conventions import CONVENTIONS, Convention, get_convention
-from .env import MultiTaskEnv, TaskEnv
-from .scheduler import SCHEDULES, Schedule, make_schedule
-from .streams import TaskStreams, stream_seed
 from .tasks import (
     ALL_TASKS,
     BASES,
@@ -25,11 +24,38 @@ from .tasks import (
 )
 from .tasks.catalog import register_envs
 from .trials import Trial, TrialBatch
-from .vector import ModCogVectorEnv, make_vec
 
 __version__ = "0.1.0"
 
 register_envs()
+
+# Loaded on first use (PEP 562), so that the import stays cheap: envs, vector env and batches.
+_LAZY = {
+    "Batches": "batches",
+    "Dataset": "batches",
+    "loss_weights": "batches",
+    "MultiTaskEnv": "env",
+    "TaskEnv": "env",
+    "SCHEDULES": "scheduler",
+    "Schedule": "scheduler",
+    "make_schedule": "scheduler",
+    "TaskStreams": "streams",
+    "stream_seed": "streams",
+    "ModCogVectorEnv": "vector",
+    "make_vec": "vector",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modcog_env' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def make(task: str, **kwargs: object):

@@ -111,16 +111,17 @@ def test_reimport_is_silent():
 
 def test_import_is_cheap_and_light():
     """``import modcog_env`` (gymnasium included) takes < 0.5 s and pulls in no heavy package."""
+    # CPU time of the import statement: robust to other processes sharing the cores
     code = (
         "import json, sys, time\n"
-        "t0 = time.perf_counter()\n"
+        "t0 = time.process_time()\n"
         "import modcog_env\n"
-        "elapsed = time.perf_counter() - t0\n"
+        "elapsed = time.process_time() - t0\n"
         "heavy = [m for m in ('torch', 'matplotlib', 'neurogym') if m in sys.modules]\n"
         "print(json.dumps({'elapsed': elapsed, 'heavy': heavy}))\n"
     )
     times = []
-    for _ in range(3):
+    for _ in range(5):
         result = _python(code)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout.strip().splitlines()[-1])
