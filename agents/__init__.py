@@ -28,10 +28,10 @@ _EXPORTS = {
         "build_model", "config_from_dict", "model_config",
     ),
     "training": (
-        "CheckpointError", "TrainConfig", "TrainResult", "Trainer", "get_lr", "load_checkpoint",
-        "load_model", "read_log", "save_checkpoint", "steps_to_criterion", "train",
-        "weighted_cross_entropy",
+        "TrainConfig", "TrainResult", "Trainer", "get_lr", "read_log", "steps_to_criterion",
+        "train", "weighted_cross_entropy",
     ),
+    "checkpoints": ("CheckpointError", "load_checkpoint", "load_model", "save_checkpoint"),
     "evaluation": (
         "HELD_OUT_STREAM", "METRICS", "EvalTable", "HeldOutSet", "evaluate", "held_out_set",
         "score", "summarize", "trial_scores",

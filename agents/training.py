@@ -25,17 +25,13 @@ the data stream. The data stream is stored as the pickled :class:`modcog_env.Bat
 from its seed would cost as long as the data generation of the run so far. Loading therefore
 unpickles; load only checkpoints you trust.
 
-File format: ``torch.save`` of ``{"format", "version", "sha256", "payload"}``, where ``payload``
-is the ``torch.save`` bytes of the checkpoint dict and ``sha256`` their digest (torch does not
-check its own zip CRCs), written atomically (temp file in the same directory, flush, fsync,
-``os.replace``). A truncated, corrupted or missing file raises :class:`CheckpointError` naming it;
-training never silently starts over.
+Checkpoint files are written atomically with a checksum and verified on load
+(:mod:`agents.checkpoints`); a truncated, corrupted or missing file raises
+:class:`~agents.checkpoints.CheckpointError` naming it: training never silently starts over.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import math
 import os
@@ -50,12 +46,15 @@ from torch.nn import functional as F
 
 from modcog_env import Batches
 
+from .checkpoints import (  # noqa: F401  (re-exported: agents.training API)
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from .evaluation import METRICS, EvalTable, evaluate, held_out_set
 from .models import MODEL_NAMES, ModelConfig, build_model, config_from_dict, model_config
 from .rnn import MaskedRNN
-
-CHECKPOINT_FORMAT = "modcog-agents-checkpoint"
-CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -204,90 +203,6 @@ def weighted_cross_entropy(
                          reduction="none")
     w = weights.reshape(-1).to(ce.dtype)
     return (ce * w).sum() / w.sum().clamp(min=1e-12)
-
-
-# ------------------------------------------------------------------------------------ checkpoints
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupted or not ours; ``path`` names it."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = Path(path)
-        super().__init__(f"checkpoint {str(self.path)!r}: {reason}")
-
-
-REQUIRED_KEYS = ("model", "optimizer", "model_config", "rnn_config", "train_config", "iter_num",
-                 "best_metric", "torch_rng_state", "numpy_rng_state", "data")
-
-
-def save_checkpoint(checkpoint: dict, path: str | os.PathLike) -> None:
-    """Write ``checkpoint`` atomically (temp file in the same dir, flush, fsync, os.replace)."""
-    path = Path(path)
-    buf = io.BytesIO()
-    torch.save(checkpoint, buf)
-    payload = buf.getvalue()
-    outer = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-             "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(outer, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read and verify a checkpoint written by :func:`save_checkpoint`; CheckpointError if bad."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "no such file")
-    try:
-        outer = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for damaged zips and pickles
-        raise CheckpointError(path, f"cannot be read (truncated or corrupted?): {exc}") from exc
-    if not isinstance(outer, dict) or outer.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(path, f"not a {CHECKPOINT_FORMAT} file")
-    if outer.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(path, f"version {outer.get('version')!r} is not "
-                                    f"{CHECKPOINT_VERSION}")
-    payload = outer.get("payload")
-    if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != outer.get("sha256"):
-        raise CheckpointError(path, "checksum mismatch: the file is corrupted")
-    try:
-        ckpt = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(path, f"payload cannot be read: {exc}") from exc
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(path, f"payload is a {type(ckpt).__name__}, not a dict")
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing:
-        raise CheckpointError(path, f"lacks keys {missing}")
-    return ckpt
-
-
-def load_model(path: str | os.PathLike, device: str = "cpu") -> MaskedRNN:
-    """The model of a checkpoint, in eval mode."""
-    ckpt = load_checkpoint(path)
-    model = build_model(ckpt["model_config"])
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ------------------------------------------------------------------------------------ metrics log

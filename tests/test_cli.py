@@ -1,4 +1,6 @@
-"""The ``modcog`` command line (modcog_env/cli.py): list, show, demo and its error handling.
+"""The ``modcog`` command line (modcog_env/cli.py): list, show, bench and error handling.
+
+The commands that need torch (train, eval, demo) are tested in tests/agents/test_cli_train.py.
 
 Expected lengths come from TASKS.md §3 and §8.1 (steps at dt=100 unless stated).
 """
@@ -93,27 +95,49 @@ def test_show_accepts_gym_id_and_default_path(capsys, tmp_path, monkeypatch):
     assert (tmp_path / path).stat().st_size > 0
 
 
-def test_demo_writes_figures_and_table(capsys, tmp_path):
-    pytest.importorskip("matplotlib")
-    pytest.importorskip("tqdm")
-    code, out, err = run(capsys, "demo", "--trials", "200", "--out", str(tmp_path))
+def bench_rows(text):
+    """{what: (setting, trials/s, ms/call, steps/s)} of the ``modcog bench`` table."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    rows = {}
+    for line in lines[first + 1 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != 5:
+            break
+        rows[cells[0]] = (cells[1], *(float(c.replace(",", "")) for c in cells[2:]))
+    return rows
+
+
+def test_bench_quick_reports_consistent_rates(capsys):
+    code, out, err = run(capsys, "bench", "--quick")
     assert code == 0, err
-    pngs = sorted(tmp_path.glob("*.png"))
-    assert len(pngs) == 3
-    assert {p.name.split("_")[1] for p in pngs} == {"go", "dm", "match"}
-    for p in pngs:
-        assert p.read_bytes().startswith(PNG_MAGIC)
-        assert str(p) in out
-    rows = table_rows(out)
-    assert list(rows) == list(BASES)
-    # measured columns: mean length, decision fraction, label-0 fraction on decision steps
-    assert [float(c) for c in rows["dlygo"][5:8]] == [20.0, 0.25, 0.0]  # fixed timing, go trials
-    assert float(rows["dm1"][5]) == pytest.approx(10.0, abs=0.3)  # 9/10/11 equally likely
-    assert float(rows["dm1"][7]) == 0.0
-    # match: half the trials are no-go; 200 trials -> s.e. 0.035
-    assert float(rows["dms"][7]) == pytest.approx(0.5, abs=0.18)
-    assert float(rows["dms"][5]) == pytest.approx(28.5, abs=1.5)  # delay 2..11 steps, s.e. 0.2
-    assert float(rows["dms"][8].replace(",", "")) > 0
+    rows = bench_rows(out)
+    assert list(rows) == ["sampler dlygo", "sampler dm1", "sampler dms", "Batches stream",
+                          "Batches trial", "vector env"]
+    for what, (_, trials, ms, steps) in rows.items():
+        assert trials > 0 and ms > 0 and steps > 0, what
+    # dlygo trials are 20 steps long (TASKS.md §8.1), so steps/s = 20 x trials/s
+    assert rows["sampler dlygo"][3] / rows["sampler dlygo"][1] == pytest.approx(20, rel=1e-3)
+    # dm1 lasts 9..11 steps, dms 24..33 steps
+    assert 9 <= rows["sampler dm1"][3] / rows["sampler dm1"][1] <= 11
+    assert 24 <= rows["sampler dms"][3] / rows["sampler dms"][1] <= 33
+    # a stream window is rows x 350 steps: steps/s x s/call gives it back
+    setting, _, ms, steps = rows["Batches stream"]
+    n_rows = int(re.search(r"(\d+) rows x 350", setting).group(1))
+    assert steps * ms / 1000 == pytest.approx(n_rows * 350, rel=0.01)
+    setting, _, ms, steps = rows["vector env"]
+    n_envs = int(re.search(r"(\d+) envs", setting).group(1))
+    assert steps * ms / 1000 == pytest.approx(n_envs, rel=0.01)  # one env step per row and call
+    assert "benchmarks/bench_tasks.py" in out
+
+
+def test_cli_import_does_not_load_agents_or_torch():
+    code = ("import sys, modcog_env.cli; "
+            "print(sorted(m for m in ('agents', 'torch', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
@@ -125,6 +149,8 @@ def test_demo_writes_figures_and_table(capsys, tmp_path):
         (["list", "--dt", "30"], "dt=30 must divide 100 ms"),
         (["list", "--convention", "yang2019"], "convention='yang2019' is reserved"),
         (["demo", "--convention", "referense"], "did you mean 'reference'?"),
+        (["train", "--tasks", "go", "dlygoo"], "task='dlygoo' is not a task name; did you mean"),
+        (["train", "--collection", "modcog-82"], "did you mean 'mod-cog-82'?"),
     ],
 )
 def test_bad_values_exit_2_with_message(capsys, argv, fragment):
@@ -135,8 +161,14 @@ def test_bad_values_exit_2_with_message(capsys, argv, fragment):
 
 
 def test_argparse_errors_return_codes(capsys):
-    assert main(["demo", "--trials", "0"]) == 2
+    assert main(["train", "--hidden", "0"]) == 2
     assert "must be >= 1" in capsys.readouterr().err
+    assert main(["bench", "--seed", "-1"]) == 2
+    assert "must be >= 0" in capsys.readouterr().err
+    assert main(["train", "--agent", "lstm"]) == 2
+    assert "invalid choice: 'lstm'" in capsys.readouterr().err
+    assert main(["train", "--radius", "2", "--density", "0.2"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
     assert main(["frobnicate"]) == 2
     assert main([]) == 2
     assert main(["--version"]) == 0
