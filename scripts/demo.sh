@@ -9,5 +9,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash scripts/setup_env.sh ngym
-echo "+ .venv-ngym/bin/python -m modcog_env.cli demo $*"
-exec .venv-ngym/bin/python -m modcog_env.cli demo "$@"
+echo "+ .venv-ngym/bin/python -m agents.cli demo $*"
+exec .venv-ngym/bin/python -m agents.cli demo "$@"

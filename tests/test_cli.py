@@ -1,4 +1,4 @@
-"""The ``modcog`` command line (modcog_env/cli.py): list, show, bench and error handling.
+"""The ``modcog`` command line (agents/cli.py over modcog_env/cli.py): list, show, bench, errors.
 
 The commands that need torch (train, eval, demo) are tested in tests/agents/test_cli_train.py.
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.cli import main  # the full `modcog` command (suite + agents)
 from modcog_env import ALL_TASKS, BASES, gym_id
-from modcog_env.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,6 +129,13 @@ def test_bench_quick_reports_consistent_rates(capsys):
     n_envs = int(re.search(r"(\d+) envs", setting).group(1))
     assert steps * ms / 1000 == pytest.approx(n_envs, rel=0.01)  # one env step per row and call
     assert "benchmarks/bench_tasks.py" in out
+
+
+def test_suite_cli_runs_without_agents():
+    from modcog_env.cli import main as suite_main
+
+    assert suite_main(["list", "--collection", "20-cog"]) == 0
+    assert suite_main(["train"]) == 2  # not a command of the task suite's parser
 
 
 def test_cli_import_does_not_load_agents_or_torch():

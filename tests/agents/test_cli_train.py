@@ -17,14 +17,14 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
 from agents import TrainConfig, load_checkpoint, read_log  # noqa: E402
-from agents.evaluation import METRICS  # noqa: E402
-from modcog_env.cli import (  # noqa: E402
+from agents.cli import (  # noqa: E402
     AGENTS,
     DEMO_TASKS,
     TRAIN_FIELDS,
     build_parser,
     main,
 )
+from agents.evaluation import METRICS  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TINY = ["--hidden", "16", "--batch-size", "4", "--seq-len", "30", "--eval-trials", "20",
