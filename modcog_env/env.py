@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from .scheduler import Schedule
 from .streams import TaskStreams
-from .trials import Trial, TrialBatch
+from .trials import Trial
 
 DEFAULT_REWARDS = {"correct": 1.0, "fail": 0.0, "abort": -0.1}
 
@@ -85,7 +85,7 @@ class TaskEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
-    PREFETCH = 16  # trials sampled ahead (trial k is a pure function of (seed, k))
+    PREFETCH = 64  # trials sampled ahead (trial k is a pure function of (seed, k))
 
     def __init__(
         self,
@@ -147,7 +147,7 @@ class TaskEnv(gym.Env):
         self.action_space = spaces.Discrete(streams.n_actions)
         self._neurogym_rewards = streams.tasks[0].conv.neurogym_rewards
         self._state = None
-        self._queue: tuple[int, TrialBatch | None] = (0, None)
+        self._queue: tuple[int, list[Trial] | None] = (0, None)
         self.stream_seed: int | None = None
         self.trial_index = -1
         self.trial: Trial | None = None
@@ -158,15 +158,16 @@ class TaskEnv(gym.Env):
     # ------------------------------------------------------------------------------ trials
     def _start_trial(self, k: int) -> None:
         first, queue = self._queue
-        if queue is None or not first <= k < first + queue.batch_size:
+        if queue is None or not first <= k < first + len(queue):
             # sample the next PREFETCH trials of the stream at once: same trials, less overhead
             if self._state is None or int(self._state.position[0]) != k:
                 self._state = self.streams.state_at([self.stream_seed], k)
-            first, queue = k, self.streams.next_trials(self._state, self.PREFETCH)[0]
+            batch = self.streams.next_trials(self._state, self.PREFETCH)[0]
+            # views into the private batch, which is never written after sampling
+            first, queue = k, batch.trials()
             self._queue = (first, queue)
         self.trial_index = k
-        # views into the private queue, which is never written after sampling
-        self.trial = queue.trial(k - first, copy=False)
+        self.trial = queue[k - first]
         self._labels = self.trial.label.tolist()
         self._length = len(self._labels)
         self._seq = self.trial.params["seq_sign"] != 0
@@ -176,7 +177,7 @@ class TaskEnv(gym.Env):
         self.t = 0
         self.broke_fixation = False
         self._done = False
-        self.actions: list[int] = []
+        self.actions: list[int] = []  # actions of this trial, kept when a render_mode is set
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -250,8 +251,8 @@ class TaskEnv(gym.Env):
         last = t == self._length - 1
         reward, outcome = self._judge(action, gt, last)
         info: dict[str, Any] = {"gt": gt, "new_trial": outcome is not None}
-        self.actions.append(action)
         if self.render_mode is not None:
+            self.actions.append(action)
             self._last = {
                 "trial": trial,
                 "index": self.trial_index,

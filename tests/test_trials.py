@@ -174,3 +174,23 @@ def test_sampled_batch_fields():
     assert tb.max_length == tb.length.max()
     assert tb.task_names == ("dlydm1",) and tb.dt == 100.0
     assert all(v.dtype == np.int64 for v in tb.start.values())
+
+
+def test_trials_equal_trial_one_by_one():
+    """TrialBatch.trials() gives the same Trials as trial(i) for every row (views, same values)."""
+    import modcog_env
+
+    batch = modcog_env.TaskStreams("20-cog").next_trials(
+        modcog_env.TaskStreams("20-cog").start([3, 4]), 12
+    )[0]
+    for i, fast in enumerate(batch.trials()):
+        slow = batch.trial(i)
+        assert fast.task_name == slow.task_name and fast.index == slow.index
+        assert fast.start == slow.start and fast.stop == slow.stop
+        np.testing.assert_array_equal(fast.ob, slow.ob)
+        np.testing.assert_array_equal(fast.label, slow.label)
+        np.testing.assert_array_equal(fast.decision, slow.decision)
+        assert fast.params.keys() == slow.params.keys()
+        for key, value in slow.params.items():
+            np.testing.assert_array_equal(fast.params[key], value)
+            assert type(fast.params[key]) is type(value)
