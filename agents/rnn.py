@@ -192,7 +192,7 @@ class MaskedRNN(nn.Module):
             )
         if batch_first:
             x = x.transpose(0, 1)
-        steps, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         w = self.recurrent_weight()  # the mask is applied once, outside the time loop
         drive = x @ self.weight_ih.T  # [T, B, N] input drive of every step at once
         if self.bias_h is not None:
@@ -205,8 +205,10 @@ class MaskedRNN(nn.Module):
         w_t = w if self.autapse else w.T
         leaky = self.alpha < 1.0
         hidden = []
-        for t in range(steps):
-            pre = torch.addcmul(drive[t], h, w_t) if self.autapse else torch.addmm(drive[t], h, w_t)
+        # unbind once: indexing drive[t] per step would make backward write a full [T, B, N]
+        # zero gradient per step (quadratic in T)
+        for d in drive.unbind(0):
+            pre = torch.addcmul(d, h, w_t) if self.autapse else torch.addmm(d, h, w_t)
             r = self.act(pre)
             h = torch.lerp(h, r, self.alpha) if leaky else r  # (1 - alpha) h + alpha r
             hidden.append(h)
