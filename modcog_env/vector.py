@@ -123,21 +123,34 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
         self._np_random = None
 
     # ------------------------------------------------------------------------------ trials
-    def _refill(self, rows: np.ndarray) -> None:
-        """Sample the next ``PREFETCH`` trials of each of ``rows`` into their queues (one call)."""
+    def _topup(self, rows: np.ndarray) -> None:
+        """Compact the queues of ``rows`` (their current trial to slot 0, then the unplayed ones)
+        and fill the freed slots with the next trials of each stream, in one sampling call."""
         k = self.PREFETCH
+        q = self._q[rows]  # current slot; k means the queue is used up
+        keep = k - q  # slots q .. k-1 stay: the current trial and the ones not played yet
+        need = q
         count = np.zeros(self.num_envs, np.int64)
-        count[rows] = k
+        count[rows] = need
         batch, _ = self.streams.next_trials(self._state, count)
-        n, t_new = rows.size, batch.max_length
+        t_new = batch.max_length
         if t_new > self._qob.shape[2]:
             grow = t_new - self._qob.shape[2]
             self._qob = np.pad(self._qob, ((0, 0), (0, 0), (0, grow), (0, 0)))
             self._qlabel = np.pad(self._qlabel, ((0, 0), (0, 0), (0, grow)))
-        self._qob[rows, :, :t_new] = batch.ob.reshape(n, k, t_new, -1)
-        self._qob[rows, :, t_new:] = 0.0
-        self._qlabel[rows, :, :t_new] = batch.label.reshape(n, k, t_new)
-        self._qlabel[rows, :, t_new:] = 0
+        src = np.minimum(q[:, None] + np.arange(k)[None, :], k - 1)  # slot j <- slot q + j
+        self._qob[rows] = self._qob[rows[:, None], src]
+        self._qlabel[rows] = self._qlabel[rows[:, None], src]
+        for value in self._qinfo.values():
+            value[rows] = value[rows[:, None], src]
+        flat_rows = np.repeat(rows, need)
+        slot = np.repeat(keep, need) + np.arange(flat_rows.size) - np.repeat(
+            np.cumsum(need) - need, need
+        )
+        self._qob[flat_rows, slot] = 0.0
+        self._qob[flat_rows, slot, :t_new] = batch.ob
+        self._qlabel[flat_rows, slot] = 0
+        self._qlabel[flat_rows, slot, :t_new] = batch.label
         fix = batch.stop.get("fixation")
         per_trial = {
             "length": batch.length,
@@ -148,15 +161,15 @@ class ModCogVectorEnv(gym.vector.VectorEnv):
             "index": batch.index,
         }
         for key, value in per_trial.items():
-            self._qinfo[key][rows] = value.reshape(n, k)
+            self._qinfo[key][flat_rows, slot] = value
         self._q[rows] = 0
 
     def _load(self, rows: np.ndarray) -> None:
         """Move ``rows`` to their next queued trial (refilling empty queues)."""
         self._q[rows] += 1
-        empty = rows[self._q[rows] >= self.PREFETCH]
-        if empty.size:
-            self._refill(empty)
+        if (self._q[rows] >= self.PREFETCH).any():
+            # top up every row past half its queue at once: few, large sampling calls
+            self._topup(np.flatnonzero(self._q >= self.PREFETCH // 2))
         q = self._q[rows]
         info = self._qinfo
         self._length[rows] = info["length"][rows, q]
