@@ -26,31 +26,12 @@ from utils import (
     rollout,
     short_name,
     split_name,
+    unexpected_warnings,
 )
 
 CONVENTIONS = ("modcog", "reference")
 N_RING = 16  # default dim_ring (TASKS.md §1)
 REWARD_CORRECT, REWARD_FAIL, REWARD_ABORT = 1.0, 0.0, -0.1  # TASKS.md §7.2
-
-# check_env warnings that are expected, as exact message text (ANSI colour and "WARN: " removed).
-CHECK_ENV_ALLOWED_WARNINGS = {
-    # Observations carry Gaussian noise (TASKS.md §1 "noise"), so the Box is (-inf, inf).
-    "A Box observation space minimum value is -infinity. This is probably too low.",
-    # Same reason, upper bound.
-    "A Box observation space maximum value is infinity. This is probably too high.",
-    # Same warning as gymnasium 0.29 words it (its message has a stray minus sign).
-    "A Box observation space maximum value is -infinity. This is probably too high.",
-}
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _message(w: warnings.WarningMessage) -> str:
-    text = _ANSI.sub("", str(w.message)).strip()
-    return text[len("WARN: "):] if text.startswith("WARN: ") else text
-
-
-def _unexpected(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [_message(w) for w in caught if _message(w) not in CHECK_ENV_ALLOWED_WARNINGS]
 
 
 def _check_env(env: gym.Env, render: bool) -> None:
@@ -87,7 +68,7 @@ def test_check_env(any_spec_id, convention):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _check_env(env, render=False)
-    assert _unexpected(caught) == []
+    assert unexpected_warnings(caught) == []
     env.close()
 
 
@@ -103,7 +84,7 @@ def test_check_env_with_render(env_id, render_mode):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _check_env(env, render=True)
-    assert _unexpected(caught) == []
+    assert unexpected_warnings(caught) == []
 
 
 def test_make_spaces_and_passive_checker(spec_id):
@@ -121,7 +102,7 @@ def test_make_spaces_and_passive_checker(spec_id):
         assert type(reward) is float
         assert type(terminated) is bool and type(truncated) is bool
         assert isinstance(info, dict) and "gt" in info
-    assert _unexpected(caught) == []
+    assert unexpected_warnings(caught) == []
 
 
 # ------------------------------------------------------------------------------ determinism

@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from utils import unexpected_warnings
 
 import modcog_env
 from modcog_env import Batches, MultiTaskEnv, TaskEnv, make_task
@@ -26,20 +27,6 @@ COLLECTION_IDS = {
     "mod-cog-126": ("ModCog-ModCog126-v0", 126),
 }
 CUSTOM = ["dms", "go", "dlydm1", "rtanti", "dnmcseql"]
-ALLOWED_WARNINGS = {
-    "A Box observation space minimum value is -infinity. This is probably too low.",
-    "A Box observation space maximum value is infinity. This is probably too high.",
-    # gymnasium 0.29 prints the upper-bound warning with a typo ("-infinity")
-    "A Box observation space maximum value is -infinity. This is probably too high.",
-}
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _message(w: warnings.WarningMessage) -> str:
-    text = _ANSI.sub("", str(w.message)).strip()
-    return text[len("WARN: ") :] if text.startswith("WARN: ") else text
-
-
 def _oracle(env: gym.Env) -> int:
     inner = env.unwrapped
     return int(inner.trial.label[inner.t])
@@ -211,7 +198,7 @@ def test_check_env_custom_collection():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env, **kwargs)
-    assert [_message(w) for w in caught if _message(w) not in ALLOWED_WARNINGS] == []
+    assert unexpected_warnings(caught) == []
 
 
 @pytest.mark.parametrize("key", ["20-cog", "mod-cog-126"])

@@ -7,7 +7,9 @@ package's own catalogue, so a task that is catalogued but not registered is noti
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -144,3 +146,45 @@ def rollout(
             obs, info = env.reset()
             records.append((obs, 0.0, False, False, info, -1))
     return records
+
+
+# check_env warnings that are expected, as exact message text (ANSI colour and "WARN: " removed).
+CHECK_ENV_ALLOWED_WARNINGS = {
+    # Observations carry Gaussian noise (TASKS.md §1 "noise"), so the Box is (-inf, inf).
+    "A Box observation space minimum value is -infinity. This is probably too low.",
+    # Same reason, upper bound.
+    "A Box observation space maximum value is infinity. This is probably too high.",
+    # Same warning as gymnasium 0.29 words it (its message has a stray minus sign).
+    "A Box observation space maximum value is -infinity. This is probably too high.",
+}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def warning_text(w: warnings.WarningMessage) -> str:
+    """A caught warning's message without ANSI colour codes and gymnasium's "WARN: " prefix."""
+    text = _ANSI.sub("", str(w.message)).strip()
+    return text[len("WARN: ") :] if text.startswith("WARN: ") else text
+
+
+def unexpected_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Messages of caught warnings that are not in CHECK_ENV_ALLOWED_WARNINGS."""
+    return [warning_text(w) for w in caught if warning_text(w) not in CHECK_ENV_ALLOWED_WARNINGS]
+
+
+def assert_rate(hits: int, n: int, p: float, k: float = 5.0) -> None:
+    """The observed rate hits/n is within k binomial standard errors of p."""
+    se = math.sqrt(p * (1 - p) / n)
+    assert abs(hits / n - p) <= k * se + 1e-12, f"{hits}/{n} = {hits / n:.4f}, expected {p:.4f}"
+
+
+def assert_modality_use(m, convention: str) -> None:
+    """TASKS.md §8.2 on consecutive trials' modalities m (int array of 1/2): P(m=1) = 1/2;
+    P(same as the previous trial) 1/2 under modcog, 0 under reference (strict alternation, h1)."""
+    n = len(m)
+    assert set(np.unique(m)) <= {1, 2}
+    assert_rate(int(np.sum(m == 1)), n, 0.5)
+    same = int(np.sum(m[1:] == m[:-1]))
+    if convention == "modcog":
+        assert_rate(same, n - 1, 0.5)
+    else:
+        assert same == 0

@@ -8,13 +8,13 @@ h3 are scoring rules and are checked by playing trials with ``TaskEnv.step``.
 
 from __future__ import annotations
 
-import math
 import re
 from functools import cache
 
 import numpy as np
 import pytest
 import utils
+from utils import assert_modality_use, assert_rate
 
 import modcog_env
 from modcog_env.env import TaskEnv
@@ -29,11 +29,6 @@ GO_DM = tuple(b for b in BASES if b not in MATCH)
 # TASKS.md §7.3: oracle performance under reference (no modifiers)
 REFERENCE_ORACLE = {**{b: 15 / 16 for b in GO_DM}, "dms": 15 / 32, "dnms": 15 / 32,
                     "dmc": 121 / 256, "dnmc": 119 / 256}
-
-
-def assert_rate(hits: int, n: int, p: float, k: float = 5.0) -> None:
-    se = math.sqrt(p * (1 - p) / n)
-    assert abs(hits / n - p) <= k * se + 1e-12, f"{hits}/{n} = {hits / n:.4f}, expected {p:.4f}"
 
 
 @cache
@@ -199,13 +194,7 @@ def test_h1_modality(task):
     """modcog: modality a fair coin per trial (P(same as previous) 1/2); reference: strict
     alternation 1, 2, 1, 2 over consecutive trial indices (P(same) 0). P(m=1) = 1/2 in both."""
     for convention in ("modcog", "reference"):
-        m = batch(task, convention).params["modality"]
-        assert_rate(int(np.sum(m == 1)), N_TRIALS, 0.5)
-        same = int(np.sum(m[1:] == m[:-1]))
-        if convention == "modcog":
-            assert_rate(same, N_TRIALS - 1, 0.5)
-        else:
-            assert same == 0
+        assert_modality_use(batch(task, convention).params["modality"], convention)
 
 
 def test_h1_reference_alternation_follows_occurrence():

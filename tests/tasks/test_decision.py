@@ -11,6 +11,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from utils import assert_rate
 
 import modcog_env
 
@@ -43,11 +44,6 @@ def bump(phi: np.ndarray, strength: np.ndarray, n: int) -> np.ndarray:
     delta = np.abs(np.asarray(phi, dtype=np.float64)[:, None] - theta[None, :])
     d = np.minimum(delta, 2 * np.pi - delta) / (np.pi / 8)
     return 0.8 * np.asarray(strength, dtype=np.float64)[:, None] * np.exp(-0.5 * d**2)
-
-
-def assert_rate(hits: int, n: int, p: float, k: float = 5.0) -> None:
-    se = math.sqrt(p * (1 - p) / n)
-    assert abs(hits / n - p) <= k * se + 1e-12, f"{hits}/{n} = {hits / n:.4f}, expected {p:.4f}"
 
 
 @cache

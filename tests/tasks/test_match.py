@@ -10,6 +10,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from utils import assert_modality_use, assert_rate
 
 import modcog_env
 
@@ -36,11 +37,6 @@ def bump(phi: np.ndarray, strength: float, n: int) -> np.ndarray:
     delta = np.abs(np.asarray(phi, dtype=np.float64)[:, None] - theta[None, :])
     d = np.minimum(delta, 2 * np.pi - delta) / (np.pi / 8)
     return 0.8 * strength * np.exp(-0.5 * d**2)
-
-
-def assert_rate(hits: int, n: int, p: float, k: float = 5.0) -> None:
-    se = math.sqrt(p * (1 - p) / n)
-    assert abs(hits / n - p) <= k * se + 1e-12, f"{hits}/{n} = {hits / n:.4f}, expected {p:.4f}"
 
 
 @cache
@@ -233,12 +229,7 @@ def test_modality(task, convention):
     """§8.2: P(m=1) = 1/2; P(same as previous trial) 1/2 (modcog) or 0 (reference, h1)."""
     m = batch(task, convention).params["modality"]
     assert set(np.unique(m)) == {1, 2}
-    assert_rate(int(np.sum(m == 1)), N_TRIALS, 0.5)
-    same = int(np.sum(m[1:] == m[:-1]))
-    if convention == "modcog":
-        assert_rate(same, N_TRIALS - 1, 0.5)
-    else:
-        assert same == 0
+    assert_modality_use(m, convention)
 
 
 @pytest.mark.parametrize("task", MATCH_TASKS)

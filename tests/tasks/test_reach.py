@@ -6,11 +6,11 @@ Every expected value comes from TASKS.md §1 (bump, channels, label), §2.2/§2.
 
 from __future__ import annotations
 
-import math
 from functools import cache
 
 import numpy as np
 import pytest
+from utils import assert_modality_use, assert_rate
 
 import modcog_env
 
@@ -51,12 +51,6 @@ def bump(phi: np.ndarray, strength: float | np.ndarray, n: int) -> np.ndarray:
     s = np.asarray(strength, dtype=np.float64)
     s = s[:, None] if s.ndim == 1 else s
     return 0.8 * s * np.exp(-0.5 * d**2)
-
-
-def assert_rate(hits: int, n: int, p: float, k: float = 5.0) -> None:
-    """|hits/n - p| within k standard errors (exact when p is 0 or 1)."""
-    se = math.sqrt(p * (1 - p) / n)
-    assert abs(hits / n - p) <= k * se + 1e-12, f"{hits}/{n} = {hits / n:.4f}, expected {p:.4f}"
 
 
 @cache
@@ -206,14 +200,7 @@ def test_target_uniform(task, convention):
 def test_modality(task, convention):
     """§8.2: P(m=1) = 1/2; P(same as the previous trial) 1/2 (modcog) or 0 (reference: strict
     alternation over consecutive trial indices, defect h1)."""
-    m = batch(task, convention).params["modality"]
-    assert set(np.unique(m)) <= {1, 2}
-    assert_rate(int(np.sum(m == 1)), N_TRIALS, 0.5)
-    same = int(np.sum(m[1:] == m[:-1]))
-    if convention == "modcog":
-        assert_rate(same, N_TRIALS - 1, 0.5)
-    else:
-        assert same == 0
+    assert_modality_use(batch(task, convention).params["modality"], convention)
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS)
