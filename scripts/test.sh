@@ -24,7 +24,7 @@ header() {
 
 # ruff on the source folders that exist.
 LINT_PATHS=()
-for p in modcog_env agents tests examples benchmarks; do
+for p in modcog_env agents tests examples benchmarks scripts; do
     [[ -e "$p" ]] && LINT_PATHS+=("$p")
 done
 header "ngym: ruff check ${LINT_PATHS[*]}"
