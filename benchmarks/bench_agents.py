@@ -46,11 +46,11 @@ if str(HERE) not in sys.path:
 from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path)
     load_average,
     machine_info,
-    markdown_table,
     progress,
     race,
     text_table,
     verdict,
+    write_markdown,
 )
 
 try:
@@ -379,23 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{prof_title}\n\n{prof}")
     print(f"\nat end: {load_end}")
     if args.markdown:
-        cmd = " ".join(["python", "benchmarks/bench_agents.py", *(argv or sys.argv[1:])])
-        parts = [
-            f"Command: `{cmd}`",
-            "",
-            f"Machine: {machine}",
-            "",
-            f"Settings: {settings}. System {load_start} at start, {load_end} at end.",
-            "",
-        ]
-        for title, header, rows in sections:
-            parts += [f"**{title}**", "", markdown_table(header, rows), ""]
-        if prof:
-            parts += [f"**{prof_title}**", "", "```text", prof, "```", ""]
-        path = Path(args.markdown)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(parts).rstrip() + "\n")
-        print(f"markdown written to {path}")
+        write_markdown(args.markdown, "bench_agents.py", argv or sys.argv[1:], machine, settings,
+                       (load_start, load_end), sections,
+                       profiles=[(prof_title, prof)] if prof else ())
     return 0
 
 

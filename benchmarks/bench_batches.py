@@ -61,7 +61,6 @@ from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path, s
     fmt_ratio,
     load_average,
     machine_info,
-    markdown_table,
     ngym,
     progress,
     quiet_make,
@@ -70,6 +69,7 @@ from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path, s
     text_table,
     verdict,
     worst,
+    write_markdown,
 )
 
 import modcog_env  # noqa: E402
@@ -509,23 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nat end: {load_end}")
 
     if args.markdown:
-        cmd = " ".join(["python", "benchmarks/bench_batches.py", *(argv or sys.argv[1:])])
-        parts = [
-            f"Command: `{cmd}`",
-            "",
-            f"Machine: {machine_info()}",
-            "",
-            f"Settings: {settings}. System {load_start} at start, {load_end} at end.",
-            "",
-        ]
-        for title, header, rows in sections:
-            parts += [f"**{title}**", "", markdown_table(header, rows), ""]
-        for title, text in profs:
-            parts += [f"**{title}**", "", "```text", text, "```", ""]
-        path = Path(args.markdown)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(parts).rstrip() + "\n")
-        print(f"markdown written to {path}")
+        write_markdown(args.markdown, "bench_batches.py", argv or sys.argv[1:], machine_info(),
+                       settings, (load_start, load_end), sections, profiles=profs)
     return 0
 
 

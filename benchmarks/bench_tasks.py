@@ -257,6 +257,39 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([fmt.format(*header), sep] + [fmt.format(*r) for r in rows])
 
 
+def write_markdown(
+    path: str,
+    script: str,
+    argv: Sequence[str],
+    machine: str,
+    settings: str,
+    loads: tuple[str, str],
+    sections: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]],
+    notes: Sequence[str] = (),
+    profiles: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Write a benchmark run as markdown: command, machine, settings, tables, profiles."""
+    cmd = " ".join(["python", f"benchmarks/{script}", *argv])
+    parts = [
+        f"Command: `{cmd}`",
+        "",
+        f"Machine: {machine}",
+        "",
+        f"Settings: {settings}. System {loads[0]} at start, {loads[1]} at end.",
+        "",
+    ]
+    for note in notes:
+        parts += [note, ""]
+    for title, header, rows in sections:
+        parts += [f"**{title}**", "", markdown_table(header, rows), ""]
+    for title, text in profiles:
+        parts += [f"**{title}**", "", "```text", text, "```", ""]
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts).rstrip() + "\n")
+    print(f"markdown written to {out}")
+
+
 def machine_info() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -506,26 +539,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("NeuroGym comparison skipped (neurogym not importable); ratios are n/a.")
 
     if args.markdown:
-        cmd = " ".join(["python", "benchmarks/bench_tasks.py", *(argv or sys.argv[1:])])
-        parts = [
-            f"Command: `{cmd}`",
-            "",
-            f"Machine: {machine_info()}",
-            "",
-            f"Settings: {settings}. System {load_start} at start, {load_end} at end.",
-            "",
+        notes = [] if have_ngym else [f"NeuroGym comparison skipped: {NGYM_ERROR}"]
+        titled = [
+            (f"cProfile of our episodic step loop, {task}, {args.steps} steps (by tottime)", text)
+            for task, text in profiles
         ]
-        if not have_ngym:
-            parts += [f"NeuroGym comparison skipped: {NGYM_ERROR}", ""]
-        for title, header, rows in sections:
-            parts += [f"**{title}**", "", markdown_table(header, rows), ""]
-        for task, text in profiles:
-            title = f"cProfile of our episodic step loop, {task}, {args.steps} steps (by tottime)"
-            parts += [f"**{title}**", "", "```text", text, "```", ""]
-        path = Path(args.markdown)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(parts).rstrip() + "\n")
-        print(f"markdown written to {path}")
+        write_markdown(args.markdown, "bench_tasks.py", argv or sys.argv[1:], machine_info(),
+                       settings, (load_start, load_end), sections, notes, titled)
     return 0
 
 
