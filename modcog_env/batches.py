@@ -69,9 +69,9 @@ class StreamWindow:
 class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
-    Trials are generated ``prefetch`` windows at a time into a per-row block [B, capacity] (each
-    task's TrialBatch written straight into it), and windows are copied out of the block; the
-    content of stream r does not depend on how far ahead it was generated.
+    Trials are generated ``prefetch`` windows at a time into a time-major block [capacity, B]
+    (each task's TrialBatch written straight into it), and windows are copied out of the block;
+    the content of stream r does not depend on how far ahead it was generated.
     """
 
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
@@ -86,18 +86,20 @@ class _StreamCutter:
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
+        """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
         b, d = self.rows, self.streams.ob_size
         return {
-            "ob": np.zeros((b, capacity, d), np.float32),
-            "label": np.zeros((b, capacity), np.int64),
-            "weight": np.zeros((b, capacity), np.float32),
-            "decision": np.zeros((b, capacity), bool),
-            "task": np.zeros((b, capacity), np.int64),
-            "trial_start": np.zeros((b, capacity), bool),
+            "ob": np.empty((capacity, b, d), np.float32),
+            "label": np.empty((capacity, b), np.int64),
+            "weight": np.empty((capacity, b), np.float32),
+            "decision": np.empty((capacity, b), bool),
+            "task": np.empty((capacity, b), np.int64),
+            "trial_start": np.empty((capacity, b), bool),
         }
 
     def _refill(self, state, seq_len: int) -> None:
-        """Drop read steps, then append trials until every row holds >= prefetch windows."""
+        """Move unread steps to the block start, then append trials until every row holds
+        >= prefetch windows (the block is reused; it grows only when it must)."""
         avail = self.extent - self.head
         target = self.prefetch * seq_len
         count = np.ceil(np.maximum(target - avail, 0) * 1.1 / self.streams.mean_length_estimate())
@@ -108,16 +110,18 @@ class _StreamCutter:
             lengths[sel] = tb.length
         added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
         new_extent = avail + added
-        keep = int(avail.max()) if avail.size else 0
-        block = self._empty(int(new_extent.max()))
+        keep, h = (int(avail.max()) if avail.size else 0), self.head
+        block = self.block
+        if int(new_extent.max()) > block["label"].shape[0]:
+            block = self._empty(max(int(new_extent.max()), target + target // 4))
         for k, v in self.block.items():
-            block[k][:, :keep] = v[:, self.head : self.head + keep]
+            block[k][:keep] = v[h : h + keep]  # overlapping in place: numpy copies safely
         ends = np.cumsum(lengths)
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
-        base, cap = self.streams.base_size, block["label"].shape[1]
+        base, cap = self.streams.base_size, block["label"].shape[0]
         flat = {
-            k: v.reshape(self.rows * cap, -1) if k == "ob" else v.reshape(-1)
+            k: v.reshape(cap * self.rows, -1) if k == "ob" else v.reshape(-1)
             for k, v in block.items()
         }
         for i, sel, tb in parts:
@@ -125,7 +129,7 @@ class _StreamCutter:
             valid = tb.valid.reshape(-1)
             src = np.flatnonzero(valid)
             m, t = np.divmod(src, tb.max_length)
-            dst = rows[sel][m] * cap + offset[sel][m] + t
+            dst = (offset[sel][m] + t) * self.rows + rows[sel][m]  # time-major: pos * B + row
             steps = tb.ob.reshape(-1, base)[src]
             if self.streams.rule_inputs:
                 full = np.zeros((src.size, self.streams.ob_size), np.float32)
@@ -147,12 +151,12 @@ class _StreamCutter:
             self._refill(state, seq_len)
         h = self.head
         if self.batch_first:
-            out = {k: v[:, h : h + seq_len].copy() for k, v in self.block.items()}
-        else:
             out = {
-                k: np.ascontiguousarray(np.swapaxes(v[:, h : h + seq_len], 0, 1))
+                k: np.ascontiguousarray(np.swapaxes(v[h : h + seq_len], 0, 1))
                 for k, v in self.block.items()
             }
+        else:
+            out = {k: v[h : h + seq_len].copy() for k, v in self.block.items()}
         self.head += seq_len
         return StreamWindow(**out)
 
