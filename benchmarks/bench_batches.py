@@ -100,12 +100,10 @@ def ours_stream(
             for _ in range(n * prefetch):
                 next(batches)
             return n * prefetch
-        made, done, block = 0, 0, cutter.block
-        while done < n:
+        made, stop = 0, cutter.refills + n
+        while cutter.refills < stop:
             next(batches)
             made += 1
-            if cutter.block is not block:
-                done, block = done + 1, cutter.block
         return made
 
     def run(rep: int) -> int:

@@ -84,6 +84,7 @@ class _StreamCutter:
         self.block = self._empty(0)
         self.head = 0  # first unread step of every row
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
+        self.refills = 0  # sampling rounds so far (benchmarks align their timing to them)
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
@@ -145,6 +146,7 @@ class _StreamCutter:
             flat["task"][dst] = i
             flat["trial_start"][dst] = t == 0
         self.block, self.head, self.extent = block, 0, new_extent
+        self.refills += 1
 
     def window(self, state, seq_len: int) -> StreamWindow:
         while (self.extent - self.head < seq_len).any():
