@@ -21,7 +21,7 @@ from . import rng
 from .scheduler import Schedule, make_schedule, occurrences
 from .tasks.base import Task
 from .tasks.catalog import COLLECTIONS, canonical_name, collection, make_task
-from .trials import TrialBatch
+from .trials import TrialBatch, fill_value
 
 
 def stream_seed(seed: int, stream: int) -> int:
@@ -222,12 +222,7 @@ class TaskStreams:
             for src, dst in ((b.start, start), (b.stop, stop), (b.params, params)):
                 for key, val in src.items():
                     if key not in dst:
-                        fill = (
-                            np.nan
-                            if val.dtype.kind == "f"
-                            else (False if val.dtype.kind == "b" else -1)
-                        )
-                        dst[key] = np.full((m,) + val.shape[1:], fill, val.dtype)
+                        dst[key] = np.full((m,) + val.shape[1:], fill_value(val.dtype), val.dtype)
                     dst[key][sel] = val
         return TrialBatch(
             ob=ob,

@@ -63,7 +63,8 @@ class Trial:
         raise ValueError(f"t={t} is outside the trial (length {self.length})")
 
 
-def _fill_value(dtype: np.dtype) -> object:
+def fill_value(dtype: np.dtype) -> object:
+    """Value marking a missing period or parameter: NaN (floats), False (bools), -1 (ints)."""
     if np.issubdtype(dtype, np.floating):
         return np.nan
     if np.issubdtype(dtype, np.bool_):
@@ -212,7 +213,7 @@ class TrialBatch:
                 parts = [
                     d[k]
                     if k in d
-                    else np.full((n,) + proto.shape[1:], _fill_value(proto.dtype), proto.dtype)
+                    else np.full((n,) + proto.shape[1:], fill_value(proto.dtype), proto.dtype)
                     for d, n in zip(dicts, sizes, strict=True)
                 ]
                 out[k] = np.concatenate(parts)
