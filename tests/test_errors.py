@@ -182,9 +182,9 @@ def test_bad_sigma(builder, sigma, fragments):
 @pytest.mark.parametrize(
     ("convention", "fragments"),
     [
-        ("foo", ["convention='foo' is not one of ['modcog', 'reference']"]),
+        ("foo", ["convention='foo' is not one of ['modcog', 'reference', 'yang2019']"]),
         ("modcg", ["convention='modcg'", "did you mean 'modcog'"]),
-        ("Reference", ["convention='Reference'", "['modcog', 'reference']"]),
+        ("Reference", ["convention='Reference'", "['modcog', 'reference', 'yang2019']"]),
         (None, ["convention=None"]),
     ],
 )
@@ -193,13 +193,12 @@ def test_unknown_convention(builder, convention, fragments):
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
-def test_yang2019_not_implemented(builder):
+def test_yang2019_rejects_modifiers(builder):
     assert_raises(
-        _builders("dms", convention="yang2019")[builder],
-        NotImplementedError,
-        "convention='yang2019'",
-        "modcog",
-        "reference",
+        _builders("dmsseqr", convention="yang2019")[builder],
+        ValueError,
+        "task='dmsseqr'",
+        "not defined under convention='yang2019'",
     )
 
 
