@@ -111,7 +111,6 @@ DT_CASES = [
     (0.7, ["dt=0.7 must divide 100 ms"]),
     (40, ["dt=40 must divide 100 ms"]),
     ("100", ["dt='100' must be a number of ms"]),
-    (None, ["dt=None must be a number of ms"]),
     (True, ["dt=True must be a number of ms"]),
 ]
 
@@ -125,6 +124,12 @@ def test_bad_dt(builder, dt, fragments):
 @pytest.mark.parametrize("dt", [100, 50, 25, 20, 10, 12.5, 1])
 def test_dt_dividing_100_is_accepted(dt):
     assert make_task("dms", dt=dt).dt == dt
+
+
+def test_dt_and_dim_ring_none_take_the_convention_defaults():
+    assert (make_task("dms", dt=None, dim_ring=None).dt, make_task("dms").dim_ring) == (100, 16)
+    task = make_task("dms", convention="yang2019", dt=None, dim_ring=None)
+    assert (task.dt, task.dim_ring) == (20, 32)
 
 
 DIM_RING_CASES = [

@@ -33,9 +33,9 @@ import math
 
 import numpy as np
 
-from .. import ring, timing
+from .. import ring, rng, timing
 from ..trials import TrialBatch
-from .base import Latents, Task, period_steps
+from .base import Latents, Task, as_indices, period_steps
 
 # Yang's rule names in the order of his ruleset 'all' (= the rule-unit order), and our bases
 YANG_RULES: tuple[str, ...] = (
@@ -189,13 +189,12 @@ class Yang2019Task(Task):
 
     def _draw(self, keys, occurrence: np.ndarray) -> Latents:
         b = len(keys)
-        lat: Latents = {"go": np.ones(b, dtype=bool)}
+        lat: Latents = {}
         if self.family == "go":
             loc = self._loc(keys, "stim_loc")
             lat.update(stim1_loc=loc, modality1=1 + self._integers(keys, "modality", 2)[:, 0])
-            lat["response_angle"] = (loc + np.pi * self.detail) % ring.TWO_PI
         elif self.family == "dm":
-            shown, weights = self.detail
+            shown, _ = self.detail
             dist = (0.5 + self._uniform(keys, "stim_dist")[:, 0]) * np.pi
             dist *= self._sign(keys, "stim_dist_sign")
             loc1 = self._loc(keys, "stim1_loc")
@@ -215,15 +214,7 @@ class Yang2019Task(Task):
                     diff = total * u * self._sign(keys, f"{what}/sign")
                     (a if col == 0 else s)[:, 0] = total + diff / 2
                     (a if col == 0 else s)[:, 1] = total - diff / 2
-            w = np.asarray(weights, dtype=np.float64)
-            first = a @ w > s @ w
-            lat.update(
-                stim1_loc=loc1,
-                stim2_loc=loc2,
-                strength1=a,
-                strength2=s,
-                response_angle=np.where(first, loc1, loc2),
-            )
+            lat.update(stim1_loc=loc1, stim2_loc=loc2, strength1=a, strength2=s)
         else:
             mod1 = 1 + self._integers(keys, "modality1", 2)[:, 0]
             mod2 = 1 + self._integers(keys, "modality2", 2)[:, 0]
@@ -237,16 +228,32 @@ class Yang2019Task(Task):
                 idx = self._integers(keys, "stim_locs", len(DMC_LOCATIONS), 2)
                 loc1, loc2 = DMC_LOCATIONS[idx[:, 0]], DMC_LOCATIONS[idx[:, 1]]
                 match = (loc1 < np.pi) == (loc2 < np.pi)
-            go = match if self.detail else ~match
-            lat.update(
-                stim1_loc=loc1,
-                stim2_loc=loc2,
-                modality1=mod1,
-                modality2=mod2,
-                match=match,
-                go=go,
-                response_angle=np.where(go, loc2, np.nan),
-            )
+            lat.update(stim1_loc=loc1, stim2_loc=loc2, modality1=mod1, modality2=mod2, match=match)
+        return self.resolve(lat)
+
+    def resolve(self, lat: Latents) -> Latents:
+        """Add the outcome of a trial to its stimulus latents: ``go``, ``response_angle`` (NaN
+        on no-go) and ``response`` (nearest ring unit), as Yang's generators decide them.
+
+        go: response at the stimulus (+ pi for anti); dm: at the stimulus with the larger
+        (attended or summed) strength; match: at the test stimulus when ``match`` (dms, dmc) or
+        not ``match`` (dnms, dnmc).
+        """
+        lat = dict(lat)
+        b = len(lat["stim1_loc"])
+        if self.family == "go":
+            lat["go"] = np.ones(b, dtype=bool)
+            lat["response_angle"] = (lat["stim1_loc"] + np.pi * self.detail) % ring.TWO_PI
+        elif self.family == "dm":
+            w = np.asarray(self.detail[1], dtype=np.float64)
+            first = lat["strength1"] @ w > lat["strength2"] @ w
+            lat["go"] = np.ones(b, dtype=bool)
+            lat["response_angle"] = np.where(first, lat["stim1_loc"], lat["stim2_loc"])
+        else:
+            match = np.asarray(lat["match"], dtype=bool)
+            lat["match"] = match
+            lat["go"] = match if self.detail else ~match
+            lat["response_angle"] = np.where(lat["go"], lat["stim2_loc"], np.nan)
         angle = np.nan_to_num(lat["response_angle"], nan=0.0)
         n = self.dim_ring
         lat["response"] = np.rint(angle * (n / ring.TWO_PI)).astype(np.int64) % n
@@ -337,15 +344,72 @@ class Yang2019Task(Task):
         return y, y_loc, c_mask
 
     def sample(self, seed, indices, occurrence=None) -> TrialBatch:
-        """Trials ``indices`` of stream ``seed`` (see :meth:`Task.sample`), with ``y``,
-        ``y_loc`` and ``c_mask`` filled."""
-        batch = super().sample(seed, indices, occurrence)
-        y, y_loc, c_mask = self.targets(
-            _latents_from(batch), batch.start["decision"], batch.length, batch.max_length
+        """Trials ``indices`` of stream ``seed`` (Yang's mode 'random'), with ``y``, ``y_loc``
+        and ``c_mask``; ``occurrence`` is accepted for the Task protocol and not used."""
+        idx = as_indices(indices)
+        keys = rng.Keys(seed, idx)
+        lat = self._draw(keys, idx)
+        return self.assemble(keys, lat, self._durations(keys, lat))
+
+    def assemble(self, keys: rng.Keys, lat: Latents, steps: dict[str, np.ndarray]) -> TrialBatch:
+        """A TrialBatch from latents and per-period step counts [B] (noise from ``keys``)."""
+        b = len(keys)
+        start, stop, t = {}, {}, np.zeros(b, np.int64)
+        for p in self.periods:
+            start[p] = t
+            t = t + np.asarray(steps[p], np.int64)
+            stop[p] = t
+        length, t_max = t, int(t.max()) if b else 0
+        ob = np.zeros((b, t_max, self.ob_size), dtype=np.float32)
+        self._render(ob, lat, start, stop, keys)
+        label, decision = self._labels(lat, start["decision"], length, t_max)
+        y, y_loc, c_mask = self.targets(lat, start["decision"], length, t_max)
+        delay = steps["delay"] * self.dt if "delay" in steps else np.zeros(b)
+        params = {
+            "go": lat["go"],
+            "response": lat["response"],
+            "delay_ms": np.asarray(delay, np.float64),
+            "int_sign": np.zeros(b, np.int64),
+            "seq_sign": np.zeros(b, np.int64),
+        }
+        params.update({k: v for k, v in lat.items() if k not in params})
+        return TrialBatch(
+            ob=ob,
+            label=label,
+            length=length,
+            decision=decision,
+            start=start,
+            stop=stop,
+            task=np.zeros(b, np.int64),
+            index=np.asarray(keys.index, np.int64),
+            params=params,
+            task_names=(self.name,),
+            dt=self.dt,
+            y=y,
+            y_loc=y_loc,
+            c_mask=c_mask,
         )
-        batch.y, batch.y_loc, batch.c_mask = y, y_loc, c_mask
-        return batch
+
+    def test_trials(self, seed: int = 0) -> TrialBatch:
+        """Yang's mode 'test': his fixed condition grid of this task (e.g. 20 locations x 2
+        modalities), one trial per condition, noise from ``seed``; see
+        :mod:`modcog_env.tasks.yang2019_modes`."""
+        from .yang2019_modes import test_conditions
+
+        lat, steps = test_conditions(self)
+        return self.assemble(_mode_keys(seed, "test", lat), lat, steps)
+
+    def psychometric_trials(self, params: dict[str, object], seed: int = 0) -> TrialBatch:
+        """Yang's mode 'psychometric': trials with the given stimulus parameters (Yang's names,
+        e.g. ``stim1_locs``, ``stim1_strengths``, ``stim_time`` in ms), noise from ``seed``."""
+        from .yang2019_modes import psychometric_conditions
+
+        lat, steps = psychometric_conditions(self, params)
+        return self.assemble(_mode_keys(seed, "psychometric", lat), lat, steps)
 
 
-def _latents_from(batch: TrialBatch) -> Latents:
-    return {"go": batch.params["go"], "response_angle": batch.params["response_angle"]}
+def _mode_keys(seed: int, mode: str, lat: Latents) -> rng.Keys:
+    """Keys of trials 0..B-1 of a stream derived from (seed, mode): test and psychometric noise
+    never repeats the random trials' noise."""
+    b = len(lat["go"])
+    return rng.Keys(rng.derive_seed(rng.normalize_seed(seed), f"yang2019/{mode}"), np.arange(b))
