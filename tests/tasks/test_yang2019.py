@@ -277,3 +277,35 @@ def test_check_env_multitask_and_vector():
     vec = modcog_env.make_vec("ModCog-DMS-v0", num_envs=2, convention="yang2019")
     obs, _ = vec.reset(seed=0)
     assert obs.shape == (2, 85)
+
+
+@pytest.mark.parametrize(
+    ("name", "cohs"),
+    [("dm2", (0.01, 0.02, 0.04, 0.08)), ("ctxdm1", (0.01, 0.02, 0.04, 0.08)),
+     ("dlydm1", (0.08, 0.16, 0.32)), ("ctxdlydm2", (0.08, 0.16, 0.32))],
+)  # fmt: skip
+def test_dm_strengths_and_locations(name, cohs):
+    p = yang(name, sigma=0.0).sample(8, range(3000)).params
+    a, s = p["strength1"], p["strength2"]
+    shown = (a != 0).any(axis=0)
+    assert list(shown) == ([False, True] if name == "dm2" else [True, True] if "ctx" in name
+                           else [True, False])  # fmt: skip
+    coh = np.round((a - s)[:, shown] / 2, 9)
+    np.testing.assert_array_equal(np.unique(np.abs(coh)), cohs)
+    assert abs(np.mean(coh > 0) - 0.5) < 0.03
+    mean = (a + s)[:, shown] / 2
+    assert mean.min() >= 0.8 and mean.max() < 1.2
+    d = np.abs(p["stim1_loc"] - p["stim2_loc"]) % (2 * np.pi)
+    d = np.minimum(d, 2 * np.pi - d)
+    assert d.min() >= np.pi / 2 - 1e-9
+
+
+def test_multidm_split():
+    p = yang("multidm", sigma=0.0).sample(9, range(3000)).params
+    a, s = p["strength1"], p["strength2"]
+    for pair in (a, s):
+        total = pair.sum(axis=1) / 2  # the pair's strength before the split
+        frac = np.abs(pair[:, 0] - pair[:, 1]) / total
+        assert frac.min() >= 0.2 - 1e-9 and frac.max() < 0.8
+    coh = np.round((a.sum(1) - s.sum(1)) / 4, 9)
+    np.testing.assert_array_equal(np.unique(np.abs(coh)), (0.01, 0.02, 0.04, 0.08))
