@@ -73,6 +73,9 @@ class TaskEnv(gym.Env):
     ## Oracle policy
     ``env.unwrapped.trial`` is the current :class:`~modcog_env.trials.Trial` and ``env.unwrapped.t``
     the index of the coming step, so ``action = env.unwrapped.trial.label[env.unwrapped.t]``.
+    Under ``convention="yang2019"`` the trial also carries Yang's regression target
+    ``trial.y`` [T, 33], response angle ``trial.y_loc`` [T] and cost mask ``trial.c_mask``
+    [T, 33]; ``dt`` and ``dim_ring`` default (``None``) to the convention's (20 ms and 32 there).
 
     >>> import gymnasium as gym, modcog_env
     >>> env = gym.make("ModCog-DelayGo-v0")
