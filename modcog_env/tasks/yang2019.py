@@ -62,6 +62,7 @@ RESPONSE_COST = 5.0
 FIXATION_COST_FACTOR = 2.0
 DM_COHERENCES = (0.01, 0.02, 0.04, 0.08)
 DELAY_DM_COHERENCES = (0.08, 0.16, 0.32)
+NOISE_CHUNK = 16  # trials per call of the noise generator (speed only, never values)
 DMC_LOCATIONS = np.array([0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5, 1.7, 1.9]) * np.pi
 
 U, C, F = timing.Uniform, timing.Choice, timing.Fixed
@@ -312,9 +313,14 @@ class Yang2019Task(Task):
             )
             self._stimulus(ob, lat["stim2_loc"], mods(lat["modality2"]), go_on, length)
         if self.sigma > 0:
-            z = keys.normal(self._stream("noise"), t_max * d).reshape(b, t_max, d)
-            z *= np.float32(self.noise_std)
-            ob += z * valid[:, :, None]
+            # draw (t * D + c) of each trial's noise stream; rows in small chunks, which keeps the
+            # generator's temporaries in cache (about 5x faster than one call for 2000 trials)
+            std, name = np.float32(self.noise_std), self._stream("noise")
+            for lo in range(0, b, NOISE_CHUNK):
+                hi = min(lo + NOISE_CHUNK, b)
+                z = keys.take(slice(lo, hi)).normal(name, t_max * d).reshape(hi - lo, t_max, d)
+                z *= valid[lo:hi, :, None] * std
+                ob[lo:hi] += z
 
     # ----------------------------------------------------------------------------- targets
     def targets(
@@ -328,12 +334,12 @@ class Yang2019Task(Task):
         after = (t >= go_on[:, None]) & valid
         go = lat["go"][:, None]
         respond = after & go
-        y = np.zeros((length.size, t_max, 1 + n), np.float32)
-        y[valid] = Y_BASELINE
-        y[:, :, 0] = np.where(valid & ~respond, Y_FIXATE, y[:, :, 0])
+        y = np.empty((length.size, t_max, 1 + n), np.float32)
         angle = np.nan_to_num(lat["response_angle"], nan=0.0)
         bump = ring.bump(angle, 1.0, n).astype(np.float32)  # [B, N]
-        y[:, :, 1:] += respond[:, :, None] * bump[:, None, :]
+        np.multiply(respond[:, :, None], bump[:, None, :], out=y[:, :, 1:])
+        y[:, :, 1:] += (valid * np.float32(Y_BASELINE))[:, :, None]
+        y[:, :, 0] = np.where(respond, Y_BASELINE, np.where(valid, Y_FIXATE, 0.0))
         y_loc = np.where(respond, angle[:, None], -1.0).astype(np.float32)
         grace = int(math.floor(GRACE_MS / self.dt + 1e-9))  # Yang: int(100 / dt)
         w = np.where(t < go_on[:, None], 1.0, 0.0)
