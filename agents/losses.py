@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from .train_config import LOSSES
+
 
 def weighted_cross_entropy(
     logits: torch.Tensor,
@@ -67,4 +69,3 @@ def loss_fn(name: str, logits, labels, weights, decision, label_smoothing: float
     raise ValueError(f"loss={name!r} is not one of {LOSSES}")
 
 
-LOSSES = ("ce", "eg")
