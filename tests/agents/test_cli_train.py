@@ -391,3 +391,20 @@ def test_demo_quick(capsys, tmp_path):
     for name in DEMO_TASKS:  # the catalogue rows printed first
         assert re.search(rf"^{name}\s+ModCog-", out, re.M), name
     assert f"modcog eval {tmp_path / 'demo_run' / 'ckpt.pt'}" in out
+
+
+def test_busy_folder_and_foreign_checkpoint_exit_2(capsys, tmp_path):
+    import shutil
+
+    from agents import runs
+
+    argv = ["train", *TINY, "--tasks", "go", "--steps", 2, "--eval-trials", 5]
+    for name, seed in (("a", 0), ("b", 1)):
+        code, _, err = run(capsys, *argv, "--seed", seed, "--out", tmp_path / name)
+        assert code == 0, err
+    with runs.RunLock(tmp_path / "a"):  # another trainer holds the folder
+        code, out, err = run(capsys, *argv, "--out", tmp_path / "a", "--overwrite")
+    assert code == 2 and f"in use by process {os.getpid()}" in err and out == ""
+    shutil.copy(tmp_path / "b" / "ckpt.pt", tmp_path / "a" / "ckpt.pt")
+    code, out, err = run(capsys, "train", "--out", tmp_path / "a", "--resume", "--steps", 4)
+    assert code == 2 and "belongs to run" in err and "Traceback" not in err
