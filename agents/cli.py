@@ -29,6 +29,7 @@ from modcog_env import COLLECTIONS, collection, make_task
 from modcog_env.cli import (
     CATALOGUE_HEADER,
     _nonnegative_int,
+    _positive_float,
     _positive_int,
     _task_names,
     add_convention,
@@ -343,7 +344,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     --preset and --config. torch is not imported."""
     from agents.config_io import add_dataclass_arguments
     from agents.presets import PRESETS
-    from agents.train_config import CHOICES, TrainConfig
+    from agents.train_config import CHOICES, NONNEGATIVE_INTS, POSITIVE_INTS, TrainConfig
 
     p = sub.add_parser(
         "train",
@@ -358,8 +359,14 @@ def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         p,
         TrainConfig,
         aliases=aliases,
-        choices=CHOICES,
-        types={"model": _model_name},
+        choices={**CHOICES, "model": tuple(AGENTS.values())},  # checked after _model_name
+        types={
+            "model": _model_name,
+            **dict.fromkeys(POSITIVE_INTS, _positive_int),
+            **dict.fromkeys(NONNEGATIVE_INTS, _nonnegative_int),
+            **dict.fromkeys(("lr", "radius", "density"), _positive_float),
+        },
+        exclusive=[("radius", "density")],
         extra_help={
             "model": f"short names {', '.join(AGENTS)} also work",
             "tasks": "space- or comma-separated",

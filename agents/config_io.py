@@ -160,13 +160,19 @@ def add_dataclass_arguments(
     choices: Mapping[str, Iterable[object]] | None = None,
     types: Mapping[str, Callable[[str], object]] | None = None,
     extra_help: Mapping[str, str] | None = None,
+    exclusive: Iterable[Iterable[str]] = (),
     skip: Iterable[str] = (),
 ) -> dict[str, argparse.Action]:
     """One option per field of dataclass ``cls`` (see the module docstring); returns
     {field: action}. ``aliases`` adds option strings, ``choices``/``types`` override the value
-    check and parser of a field, ``extra_help`` is appended to its help."""
+    check and parser of a field, ``extra_help`` is appended to its help; each set of fields in
+    ``exclusive`` becomes a mutually exclusive group."""
     helps = field_help(cls)
     aliases, choices, types = aliases or {}, choices or {}, types or {}
+    groups = {}
+    for names in exclusive:
+        group = parser.add_mutually_exclusive_group()
+        groups.update({name: group for name in names})
     actions = {}
     for f in dataclasses.fields(cls):
         if f.name in skip:
@@ -194,5 +200,5 @@ def add_dataclass_arguments(
             kw["metavar"] = f.name.upper() if "choices" not in kw else None
             if kw["metavar"] is None:
                 del kw["metavar"]
-        actions[f.name] = parser.add_argument(*names, **kw)
+        actions[f.name] = groups.get(f.name, parser).add_argument(*names, **kw)
     return actions

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .models import ModelConfig
 
 LOSSES = ("ce", "eg")  # agents.losses
+# int fields and their lower bounds (validation here, argparse types in agents.cli)
+POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring")
+NONNEGATIVE_INTS = ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
+                    "num_threads", "seed", "eval_seed", "mask_seed")
 
 @dataclass
 class TrainConfig:
@@ -91,11 +95,9 @@ class TrainConfig:
         for name, allowed in {"model": MODEL_NAMES, **CHOICES}.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {allowed}")
-        for name in ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval",
-                     "dim_ring"):
+        for name in POSITIVE_INTS:
             _check_int(getattr(self, name), name, 1)
-        for name in ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
-                     "num_threads", "seed", "eval_seed", "mask_seed"):
+        for name in NONNEGATIVE_INTS:
             _check_int(getattr(self, name), name, 0)
         for name in ("lr", "min_lr", "weight_decay", "grad_clip", "noise_std", "rec_gain",
                      "input_noise", "label_smoothing", "max_loss", "sigma"):
