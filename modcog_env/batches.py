@@ -383,7 +383,8 @@ class Batches:
 
     def next_trials(self) -> tuple[TrialBatch, np.ndarray]:
         """The next whole trial of every stream (trial mode): TrialBatch and loss weights [B, T]."""
-        self._before = _copy_state(self.state)
+        if hasattr(self.streams, "sample_parts"):  # a TaskStreams: keep state_dict(rewind=1)
+            self._before = _copy_state(self.state)
         trials, _ = self.streams.next_trials(self.state, 1)
         self.batches_made += 1
         return trials, loss_weights(trials, self.loss_weights)
