@@ -230,7 +230,7 @@ class Batches:
     Arguments: ``tasks`` (collection key, task name, list of names, or a :class:`TaskStreams`),
     ``batch_size`` B, ``seq_len`` L (stream mode), ``mode``, ``seed``, ``streams`` (stream numbers
     of the rows; default ``range(B)``), ``schedule``/``schedule_kwargs``, ``convention``, ``dt``,
-    ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``,
+    ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``, the default,
     ``"decision"``, ``"yang"``), ``with_mask`` (yield ``(x, y, weight)`` instead of ``(x, y)``),
     ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
     ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never),
