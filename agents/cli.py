@@ -3,14 +3,18 @@
 ::
 
     modcog list | show | bench ...                             see modcog_env.cli
-    modcog train [--agent A] [--tasks T..|--collection K] ...  train an RNN; checkpoints, metrics,
-                                                               learning curve in --out
+    modcog train [--agent A] [--tasks T..|--collection K] ...  train an RNN into a run folder
+                                                               (one option per TrainConfig field,
+                                                               --preset, --config FILE)
     modcog eval CHECKPOINT [--tasks T..] [--trials N]          per-task accuracy table
     modcog demo [--out DIR] [--quick]                          train a small LM-RNN: table, figures
 
 ``agents`` builds on ``modcog_env`` and never the other way round, so the full command lives here
-and extends :func:`modcog_env.cli.build_parser`. torch is imported inside the handlers. Exit codes
-as in :mod:`modcog_env.cli`, plus 130 when training is interrupted.
+and extends :func:`modcog_env.cli.build_parser`. torch is imported inside the handlers (the train
+options are generated from :class:`agents.train_config.TrainConfig`, which imports no torch).
+Subcommands are registered one function each (``add_train_parser``, ...). Exit codes as in
+:mod:`modcog_env.cli` (2: bad input or an unusable run folder), plus 3 when training diverged,
+130 / 143 when SIGINT / SIGTERM stopped it, 141 when stdout was closed (see :func:`main`).
 """
 
 from __future__ import annotations
