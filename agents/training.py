@@ -211,6 +211,7 @@ class Trainer:
         self.write_hook = None  # called inside checkpoint writes (tests simulate signals with it)
         self._signal: int | None = None
         self.replaced: list[str] = []  # files of an old run deleted by overwrite=True
+        self.replaced_note = ""
         if cfg.out_dir is None:
             self.out_dir = _claim_fresh(Path("runs"), cfg.model)
         else:
@@ -236,7 +237,12 @@ class Trainer:
                 if held and not cfg.overwrite:
                     raise runs.RunFolderError(_holds_message(self.out_dir, held))
                 if held:
+                    old = runs.status(self.out_dir)
                     self.replaced = runs.clear(self.out_dir)
+                    what = (f"the run {old.run_id} at step {old.step}" if old.run_id
+                            else "the files")
+                    self.replaced_note = (f"overwrite: deleted {what} in {self.out_dir} "
+                                          f"({', '.join(self.replaced)})")
                 self._start()
             self.held_out = held_out_set(self.batches.streams, cfg.eval_trials, cfg.eval_seed)
         except BaseException:
@@ -620,7 +626,8 @@ def _banner(trainer: Trainer) -> str:
     for f in fields(cfg):
         value = getattr(cfg, f.name)
         if isinstance(value, list):
-            value = ",".join(value) if len(value) <= 6 else f"{len(value)} tasks"
+            text = ",".join(value)
+            value = text if len(text) <= 20 else f"{len(value)} tasks: {text}"
         mark = "*" if getattr(cfg, f.name) != getattr(default, f.name) else " "
         cells.append(f"{f.name:<16}{mark}{str(value)[:20]:<20}")
     cols = 3
@@ -629,7 +636,8 @@ def _banner(trainer: Trainer) -> str:
     head = (f"{verb} {trainer.run_id} in {trainer.out_dir}\n"
             f"model {model.model_config.name}: {model.num_parameters():,} effective parameters "
             f"({model.num_parameters(effective=False):,} stored); * = not the default")
-    return head + "\n" + "\n".join(rows)
+    note = f"{trainer.replaced_note}\n" if trainer.replaced_note else ""
+    return note + head + "\n" + "\n".join(rows)
 
 
 def train(config: TrainConfig) -> TrainResult:

@@ -70,6 +70,7 @@ def test_train_eval_resume(capsys, tmp_path):
     assert code == 0, err
     # feedback: a banner table (no JSON line), held-out accuracy next to the loss in the bar
     assert out.startswith("new run ") and max(len(line) for line in out.splitlines()) < 140
+    assert re.search(r"tasks\s+\*go,rtgo\b", out)
     assert re.search(r"hidden_size\s+\*16", out)
     assert "acc=" in err and "loss=" in err
     for name in ("ckpt.pt", "best.pt", "metrics.jsonl"):
@@ -303,6 +304,7 @@ def test_run_folder_refusal_and_overwrite(capsys, tmp_path):
     assert _files(tmp_path) == before
     code, out, err = run(capsys, *argv, "--overwrite", "--steps", 2)
     assert code == 0, err
+    assert out.startswith("overwrite: deleted the run ") and "at step 3 in" in out
     assert load_checkpoint(tmp_path / "ckpt.pt")["iter_num"] == 2
 
 
