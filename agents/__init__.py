@@ -28,9 +28,12 @@ _EXPORTS = {
         "build_model", "config_from_dict", "model_config",
     ),
     "training": (
-        "TrainConfig", "TrainResult", "Trainer", "get_lr", "read_log", "steps_to_criterion",
-        "train", "weighted_cross_entropy",
+        "TrainConfig", "TrainResult", "Trainer", "TrainingDiverged", "TrainingInterrupted",
+        "get_lr", "read_log", "steps_to_criterion", "train",
     ),
+    "losses": ("fixation_mse_plus_ce", "weighted_cross_entropy"),
+    "runs": ("RunBusy", "RunFolderError", "RunStatus", "lock_holder", "status"),
+    "presets": ("PRESETS",),
     "checkpoints": ("CheckpointError", "load_checkpoint", "load_model", "save_checkpoint"),
     "evaluation": (
         "HELD_OUT_STREAM", "METRICS", "EvalTable", "HeldOutSet", "evaluate", "held_out_set",

@@ -6,10 +6,11 @@ check its own zip CRCs), written atomically (temp file in the same directory, fl
 ``os.replace``). A truncated, corrupted or missing file raises :class:`CheckpointError` naming it;
 training never silently starts over.
 
-What a checkpoint dict holds (model and optimizer states, configs, loop state, RNG states, the
-pickled data stream) is the trainer's business: see :mod:`agents.training`. This module only
-checks that the keys in :data:`REQUIRED_KEYS` are there. The data stream inside is a pickle, so
-load only checkpoints you trust.
+What a checkpoint dict holds (model and optimizer states, configs, run id, loop state, RNG
+states, the data-stream state as integer tensors) is the trainer's business: see
+:mod:`agents.training`. This module only checks that the keys in :data:`REQUIRED_KEYS` are
+there. Files are read with ``torch.load(weights_only=True)``: tensors and plain containers only,
+no arbitrary pickles.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -38,8 +40,14 @@ class CheckpointError(RuntimeError):
         super().__init__(f"checkpoint {str(self.path)!r}: {reason}")
 
 
-def save_checkpoint(checkpoint: dict, path: str | os.PathLike) -> None:
-    """Write ``checkpoint`` atomically (temp file in the same dir, flush, fsync, os.replace)."""
+def save_checkpoint(
+    checkpoint: dict, path: str | os.PathLike, *, hook: Callable[[Path], None] | None = None
+) -> None:
+    """Write ``checkpoint`` atomically (temp file in the same dir, flush, fsync, os.replace).
+
+    An exception or KeyboardInterrupt during the write removes the temp file and leaves ``path``
+    as it was. ``hook(path)`` (tests) is called after the temp file is written, before the replace.
+    """
     path = Path(path)
     buf = io.BytesIO()
     torch.save(checkpoint, buf)
@@ -52,6 +60,8 @@ def save_checkpoint(checkpoint: dict, path: str | os.PathLike) -> None:
             torch.save(outer, f)
             f.flush()
             os.fsync(f.fileno())
+        if hook is not None:
+            hook(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -64,10 +74,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "no such file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise CheckpointError(path, f"not a {CHECKPOINT_FORMAT} file (not a torch zip archive)")
     try:
         outer = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for damaged zips and pickles
-        raise CheckpointError(path, f"cannot be read (truncated or corrupted?): {exc}") from exc
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(path, f"cannot be read (truncated or corrupted?): {first}") from exc
     if not isinstance(outer, dict) or outer.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(path, f"not a {CHECKPOINT_FORMAT} file")
     if outer.get("version") != CHECKPOINT_VERSION:

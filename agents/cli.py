@@ -3,19 +3,24 @@
 ::
 
     modcog list | show | bench ...                             see modcog_env.cli
-    modcog train [--agent A] [--tasks T..|--collection K] ...  train an RNN; checkpoints, metrics,
-                                                               learning curve in --out
+    modcog train [--agent A] [--tasks T..|--collection K] ...  train an RNN into a run folder
+                                                               (one option per TrainConfig field,
+                                                               --preset, --config FILE)
     modcog eval CHECKPOINT [--tasks T..] [--trials N]          per-task accuracy table
     modcog demo [--out DIR] [--quick]                          train a small LM-RNN: table, figures
 
 ``agents`` builds on ``modcog_env`` and never the other way round, so the full command lives here
-and extends :func:`modcog_env.cli.build_parser`. torch is imported inside the handlers. Exit codes
-as in :mod:`modcog_env.cli`, plus 130 when training is interrupted.
+and extends :func:`modcog_env.cli.build_parser`. torch is imported inside the handlers (the train
+options are generated from :class:`agents.train_config.TrainConfig`, which imports no torch).
+Subcommands are registered one function each (``add_train_parser``, ...). Exit codes as in
+:mod:`modcog_env.cli` (2: bad input or an unusable run folder), plus 3 when training diverged,
+130 / 143 when SIGINT / SIGTERM stopped it, 141 when stdout was closed (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -71,28 +76,14 @@ DEMO_QUICK = dict(
     log_interval=5,
 )
 CURVE = "learning_curve.png"
-# `modcog train` option -> TrainConfig field (None on the command line: the default or, with
-# --resume, the checkpoint's value)
+# `modcog train` options are generated from TrainConfig's fields (`--hidden-size` for
+# hidden_size, ...); these older spellings stay as aliases: option -> field
 TRAIN_FIELDS = {
     "agent": "model",
     "hidden": "hidden_size",
-    "geometry": "geometry",
-    "radius": "radius",
-    "density": "density",
-    "steps": "steps",
-    "batch_size": "batch_size",
-    "seq_len": "seq_len",
-    "seed": "seed",
-    "lr": "lr",
-    "convention": "convention",
-    "eval_interval": "eval_interval",
-    "eval_trials": "eval_trials",
-    "log_interval": "log_interval",
-    "ckpt_interval": "ckpt_interval",
     "threads": "num_threads",
+    "out": "out_dir",
 }
-
-
 # ---------------------------------------------------------------------------------- helpers
 def plot_learning_curve(
     log: Sequence[dict],
@@ -178,31 +169,49 @@ def _load_checkpoint(path: str | os.PathLike) -> dict:
 
 # ---------------------------------------------------------------------------------- commands
 def train_settings(args: argparse.Namespace) -> dict:
-    """TrainConfig fields from ``modcog train`` arguments (given ones only; see TRAIN_FIELDS).
+    """TrainConfig fields from ``modcog train`` arguments, layered: TrainConfig defaults <
+    ``--preset`` < ``--config`` file < flags given on the command line.
 
-    With ``--resume`` the checkpoint's settings fill in the rest, so only what changes is given.
+    With ``--resume`` the checkpoint's settings take the place of the defaults, so only what
+    changes is given.
     """
-    given = {
-        field: getattr(args, k) for k, field in TRAIN_FIELDS.items() if getattr(args, k) is not None
-    }
-    if "model" in given:
-        given["model"] = AGENTS[given["model"]]
-    if args.tasks is not None:
-        given["tasks"] = _task_names(args.tasks)
+    from agents.config_io import coerce, read_toml
+    from agents.presets import preset
+    from agents.train_config import TrainConfig
+
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    given = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    if "tasks" in given and args.collection is not None:
+        raise ValueError("give --tasks or --collection, not both")
+    if "tasks" in given:
+        given["tasks"] = _task_names(given["tasks"])
     elif args.collection is not None:
         collection(args.collection)  # ValueError with a suggestion if unknown
         given["tasks"] = args.collection
-    if "density" in given:  # one of the two describes the mask; the other is cleared
-        given["radius"] = None
-    elif "radius" in given:
-        given["density"] = None
-    out_dir = args.out
-    if args.resume:
+    if "model" in given:
+        given["model"] = AGENTS.get(given["model"], given["model"])
+    layers: dict = {}
+    if args.preset is not None:
+        layers.update(preset(args.preset))
+    if args.config is not None:
+        values = coerce(TrainConfig, read_toml(args.config), f"config file {args.config!r}")
+        layers.update(values)
+    layered = {**layers, **given}
+    if "density" in given and given["density"] is not None and "radius" not in given:
+        layered["radius"] = None  # one of the two describes the mask; the other is cleared
+    elif "radius" in given and given["radius"] is not None and "density" not in given:
+        layered["density"] = None
+    if layered.get("radius") is not None and layered.get("density") is not None:
+        raise ValueError("give --radius or --density, not both")
+    out_dir = given.get("out_dir")
+    if given.get("resume"):
+        if out_dir is None:
+            raise ValueError("--resume needs --out FOLDER (the run to continue)")
         saved = _load_checkpoint(Path(out_dir) / "ckpt.pt")["train_config"]
-        settings = {**saved, **given, "resume": True}
+        settings = {**saved, **layered}
     else:
-        settings = {**given, "resume": False}
-    settings.update(out_dir=str(out_dir), progress=True)
+        settings = dict(layered)
+    settings.update(out_dir=out_dir, progress=given.get("progress", True))
     model = settings.get("model", "lm-rnn")
     if model not in LOCAL and ({"radius", "density", "geometry"} & set(given)):
         raise ValueError(
@@ -214,6 +223,7 @@ def train_settings(args: argparse.Namespace) -> dict:
 def cmd_train(args: argparse.Namespace) -> int:
     settings = train_settings(args)  # bad task names fail here, before torch is imported
     from agents import TrainConfig, train
+    from agents.training import TrainingDiverged, TrainingInterrupted
 
     config = TrainConfig(**settings)
     if not config.resume:  # bad task or model settings fail here, before the folder is made
@@ -230,12 +240,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         build_model(config.model_config(1, 1))
     try:
         result = train(config)
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted; continue with: modcog train --out {config.out_dir} --resume",
-            file=sys.stderr,
-        )
-        return 130
+    except TrainingInterrupted as stop:
+        print(f"\nmodcog train: {stop}", file=sys.stderr)
+        if stop.checkpoint is not None:
+            print(f"continue with: modcog train --out {stop.checkpoint.parent} --resume",
+                  file=sys.stderr)
+        return stop.exit_code
+    except TrainingDiverged as err:
+        print(f"\nmodcog train: error: {err}", file=sys.stderr)
+        return 3
     tasks = config.tasks if isinstance(config.tasks, str) else ", ".join(config.tasks)
     _report_run(result, f"{config.model}, {config.hidden_size} units: {tasks}")
     return 0
@@ -300,12 +313,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_threads=args.threads,
         out_dir=str(out / "demo_run"),
+        overwrite=True,  # the demo replaces its previous run
         **settings,
     )
     print(
         f"modcog demo: an LM-RNN ({config.hidden_size} units on a sheet, radius "
         f"{config.radius:g}) learns {len(tasks)} tasks at once; {config.steps} steps of "
-        f"{config.batch_size} x {config.seq_len}-step windows (`modcog list` shows all 126)"
+        f"{config.batch_size} x {config.seq_len}-step windows (`modcog list --collection "
+        "mod-cog-126` lists all 126 tasks)"
     )
     print(format_table(CATALOGUE_HEADER, [catalogue_row(t) for t in tasks]))
     print()
@@ -328,6 +343,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------- parser
+def add_train_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``modcog train``: one option per TrainConfig field (agents.config_io), plus --collection,
+    --preset and --config. torch is not imported."""
+    from agents.config_io import add_dataclass_arguments
+    from agents.presets import PRESETS
+    from agents.train_config import CHOICES, NONNEGATIVE_INTS, POSITIVE_INTS, TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="train an RNN (agents.TrainConfig); writes a run folder (run.json, config.toml, "
+        "checkpoints, metrics.jsonl, learning_curve.png) to --out",
+        description="Train an RNN. Every TrainConfig field is an option; values come from "
+        "TrainConfig's defaults < --preset < --config < the options given. A folder that holds "
+        "a run is refused unless --resume or --overwrite.",
+    )
+    aliases = {field: [f"--{opt}"] for opt, field in TRAIN_FIELDS.items()}
+    add_dataclass_arguments(
+        p,
+        TrainConfig,
+        aliases=aliases,
+        choices={**CHOICES, "model": tuple(AGENTS.values())},  # checked after _model_name
+        types={
+            "model": _model_name,
+            **dict.fromkeys(POSITIVE_INTS, _positive_int),
+            **dict.fromkeys(NONNEGATIVE_INTS, _nonnegative_int),
+            **dict.fromkeys(("lr", "radius", "density"), _positive_float),
+        },
+        exclusive=[("radius", "density")],
+        extra_help={
+            "model": f"short names {', '.join(AGENTS)} also work",
+            "tasks": "space- or comma-separated",
+            "out_dir": "a new folder, an empty one, or a run to --resume",
+            "resume": "other options default to the checkpoint's",
+        },
+    )
+    p.add_argument(
+        "--collection",
+        default=None,
+        help=f"the tasks of a collection: one of {', '.join(COLLECTIONS)} (same as --tasks KEY)",
+    )
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="named settings (agents.presets); options given override them")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a TOML file of TrainConfig fields, e.g. a run folder's config.toml")
+    p.set_defaults(func=cmd_train)
+    return p
+
+
+def _model_name(text: str) -> str:
+    return AGENTS.get(text, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``modcog`` parser: the suite's commands plus train, eval and demo."""
     parser = suite_parser()
@@ -336,108 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of RNNs, speed, demo."
     )
     sub = subcommands(parser)
-    p = sub.add_parser(
-        "train",
-        help="train an RNN (agents.TrainConfig); writes checkpoints, "
-        "metrics.jsonl and learning_curve.png to --out",
-    )
-    p.add_argument("--agent", choices=tuple(AGENTS), default=None, help="(default lmrnn)")
-    p.add_argument(
-        "--hidden",
-        type=_positive_int,
-        default=None,
-        help="recurrent units, a perfect square for the sheet (default 256)",
-    )
-    p.add_argument(
-        "--geometry",
-        choices=("sheet", "ring"),
-        default=None,
-        help="lmrnn/random: locality on a 2-D sheet or a 1-D ring (default sheet)",
-    )
-    local = p.add_mutually_exclusive_group()
-    local.add_argument(
-        "--radius",
-        type=_positive_float,
-        default=None,
-        help="lmrnn/random: connection radius in grid units (default 3.0)",
-    )
-    local.add_argument(
-        "--density",
-        type=_positive_float,
-        default=None,
-        help="lmrnn/random: target connection density instead of a radius",
-    )
-    which = p.add_mutually_exclusive_group()
-    which.add_argument(
-        "--tasks",
-        nargs="+",
-        default=None,
-        metavar="TASK",
-        help="task names (space- or comma-separated)",
-    )
-    which.add_argument(
-        "--collection", default=None, help=f"one of {', '.join(COLLECTIONS)} (default 20-cog)"
-    )
-    p.add_argument(
-        "--steps",
-        type=_nonnegative_int,
-        default=None,
-        help="optimizer steps in all; with --resume, the new total (default 10000)",
-    )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=None, help="streams per batch (default 64)"
-    )
-    p.add_argument(
-        "--seq-len", type=_positive_int, default=None, help="steps per stream window (default 350)"
-    )
-    p.add_argument(
-        "--seed",
-        type=_nonnegative_int,
-        default=None,
-        help="init, noise and training streams (default 0)",
-    )
-    p.add_argument(
-        "--lr", type=_positive_float, default=None, help="Adam learning rate (default 0.001)"
-    )
-    add_convention(p, default=None)
-    p.add_argument(
-        "--eval-interval",
-        type=_nonnegative_int,
-        default=None,
-        help="steps between held-out evaluations (default 500)",
-    )
-    p.add_argument(
-        "--eval-trials",
-        type=_positive_int,
-        default=None,
-        help="held-out trials per task (default 200)",
-    )
-    p.add_argument(
-        "--log-interval",
-        type=_positive_int,
-        default=None,
-        help="steps between loss lines in metrics.jsonl (default 50)",
-    )
-    p.add_argument(
-        "--ckpt-interval",
-        type=_nonnegative_int,
-        default=None,
-        help="steps between checkpoints; 0: only at the end (default 1000)",
-    )
-    p.add_argument(
-        "--threads",
-        type=_nonnegative_int,
-        default=None,
-        help="torch threads; 0: torch's default (default 1)",
-    )
-    p.add_argument("--out", default="runs/default", help="output folder (default runs/default)")
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its ckpt.pt; other options default to "
-        "the checkpoint's",
-    )
-    p.set_defaults(func=cmd_train)
+    add_train_parser(sub)
 
     p = sub.add_parser("eval", help="per-task accuracy of a checkpoint on held-out trials")
     p.add_argument("checkpoint", help="a ckpt.pt or best.pt written by `modcog train`")
@@ -486,8 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``modcog`` command line; returns the exit code."""
-    return run(build_parser(), argv)
+    """Run the ``modcog`` command line; returns the exit code (README: 0 ok, 1 missing
+    dependency, 2 bad input or unusable path, 3 diverged training, 130/143 SIGINT/SIGTERM,
+    141 stdout closed early, e.g. ``modcog list | head``)."""
+    try:
+        return run(build_parser(), argv)
+    except BrokenPipeError:
+        # the reader of stdout went away: no traceback, and none at interpreter exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as err:  # read-only or full filesystem, a path that is a file, ...
+        where = f" {err.filename!r}" if err.filename else ""
+        print(f"modcog: error:{where} {err.strerror or err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from .streams import TaskStreams, stream_seeds
 from .trials import TrialBatch
 
 LOSS_WEIGHTS = ("all", "decision", "yang")
+# default of Batches and agents.TrainConfig: every real step, so the fixation steps are trained
+DEFAULT_LOSS_WEIGHTS = "all"
 OUTPUTS = ("numpy", "torch")
 MODES = ("stream", "trial")
 TARGETS = ("class", "regression")
@@ -135,6 +137,14 @@ class _StreamCutter:
         ends = np.cumsum(lengths)
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
+        self._write(block, parts, rows, offset)
+        self.block, self.head, self.extent = block, 0, new_extent
+        self.refills += 1
+
+    def _write(self, block: dict, parts, rows: np.ndarray, offset: np.ndarray) -> None:
+        """Scatter the real steps of ``parts`` into ``block``: step t of flat trial m goes to
+        position ``offset[m] + t`` of row ``rows[m]``; positions < 0 are dropped (the already
+        read head of a partial trial, see :meth:`restore`)."""
         base, cap = self.streams.base_size, block["label"].shape[0]
         flat = {
             k: v.reshape(cap * self.rows, -1) if v.ndim == 3 else v.reshape(-1)
@@ -145,7 +155,11 @@ class _StreamCutter:
             valid = tb.valid.reshape(-1)
             src = np.flatnonzero(valid)
             m, t = np.divmod(src, tb.max_length)
-            dst = (offset[sel][m] + t) * self.rows + rows[sel][m]  # time-major: pos * B + row
+            pos = offset[sel][m] + t
+            if (pos < 0).any():
+                keep = pos >= 0
+                src, m, t, pos = src[keep], m[keep], t[keep], pos[keep]
+            dst = pos * self.rows + rows[sel][m]  # time-major: pos * B + row
             steps = tb.ob.reshape(-1, base)[src]
             if self.streams.rule_inputs:
                 full = np.zeros((src.size, self.streams.ob_size), np.float32)
@@ -162,8 +176,55 @@ class _StreamCutter:
             flat["trial_start"][dst] = t == 0
             if self.regression:
                 _write_targets(flat, tb, src, dst)
-        self.block, self.head, self.extent = block, 0, new_extent
-        self.refills += 1
+
+    def compact_state(self, state, head: int) -> dict[str, np.ndarray]:
+        """What determines the windows from block position ``head`` on (see
+        :meth:`Batches.state_dict`): per row the stream state after the trial that holds step
+        ``head`` ("head trial"), that trial's task and its steps left from ``head`` on (0: the
+        row has nothing unread; the stream state is then the current one)."""
+        position, prev, counts = state.position.copy(), state.prev.copy(), state.counts.copy()
+        remaining = np.zeros(self.rows, np.int64)
+        head_task = np.full(self.rows, -1, np.int64)
+        has = self.extent > head
+        if has.any():
+            stop = int(self.extent.max())
+            t = np.arange(head + 1, stop)[:, None]
+            inside = t < self.extent[None, :]  # [L, B] unread steps after the head step
+            starts = self.block["trial_start"][head + 1 : stop] & inside
+            n_after = starts.sum(0)
+            first = np.where(starts.any(0), starts.argmax(0) + 1, self.extent - head)
+            tpos, trow = np.nonzero(starts)
+            tasks = self.block["task"][head + 1 : stop][tpos, trow]
+            n = counts.shape[1]
+            later = np.bincount(trow * n + tasks, minlength=self.rows * n).reshape(self.rows, n)
+            head_task[has] = self.block["task"][head, has]
+            remaining[has] = first[has]
+            position[has] = state.position[has] - n_after[has]  # the trial after the head trial
+            prev[has] = head_task[has]
+            counts[has] = state.counts[has] - later[has]
+        return {"position": position, "prev": prev, "counts": counts, "head_task": head_task,
+                "remaining": remaining}
+
+    def restore(self, state, saved: Mapping[str, np.ndarray]) -> None:
+        """Inverse of :meth:`compact_state`: set ``state`` (in place) to the stream state after
+        the head trials and regenerate their unread steps into a fresh block."""
+        state.position[:] = saved["position"]
+        state.prev[:] = saved["prev"]
+        state.counts[:] = saved["counts"]
+        remaining = np.asarray(saved["remaining"], np.int64)
+        rows = np.flatnonzero(remaining > 0)
+        self.block = self._empty(max(int(remaining.max(initial=0)), 1))
+        self.head, self.extent = 0, remaining.copy()
+        if rows.size:
+            tasks = np.asarray(saved["head_task"], np.int64)[rows]
+            occ = state.counts[rows, tasks] - 1
+            parts = self.streams.sample_parts(
+                state.seeds[rows], state.position[rows] - 1, tasks, occ
+            )
+            lengths = np.zeros(rows.size, np.int64)
+            for _, sel, tb in parts:
+                lengths[sel] = tb.length
+            self._write(self.block, parts, rows, remaining[rows] - lengths)
 
     def window(self, state, seq_len: int) -> StreamWindow:
         while (self.extent - self.head < seq_len).any():
@@ -195,7 +256,7 @@ class Batches:
     Arguments: ``tasks`` (collection key, task name, list of names, or a :class:`TaskStreams`),
     ``batch_size`` B, ``seq_len`` L (stream mode), ``mode``, ``seed``, ``streams`` (stream numbers
     of the rows; default ``range(B)``), ``schedule``/``schedule_kwargs``, ``convention``, ``dt``,
-    ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``,
+    ``dim_ring``, ``sigma``, ``timing``, ``rule_inputs``, ``loss_weights`` (``"all"``, the default,
     ``"decision"``, ``"yang"``), ``with_mask`` (yield ``(x, y, weight)`` instead of ``(x, y)``),
     ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
     ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never),
@@ -223,7 +284,7 @@ class Batches:
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
         rule_inputs: bool | None = None,
-        loss_weights: str = "decision",
+        loss_weights: str = DEFAULT_LOSS_WEIGHTS,
         with_mask: bool = False,
         batch_first: bool = False,
         output: str = "numpy",
@@ -294,6 +355,57 @@ class Batches:
             regression=self.targets == "regression",
         )
         self.batches_made = 0
+        self._before = None  # trial mode: the stream state before the last batch (rewind)
+
+    def state_dict(self, rewind: int = 0) -> dict[str, Any]:
+        """The stream position as the few numbers that determine every later batch.
+
+        Not the prefetched block: per row the stream state (``position``, ``prev``, ``counts``
+        of :class:`~modcog_env.streams.StreamState`) and, in stream mode, the trial cut by the
+        last window (its task ``head_task`` and its ``remaining`` unread steps; the trial is
+        regenerated on load, as trials are pure functions of (seed, index)). Plus ``seed``,
+        ``stream_ids``, ``mode``, ``seq_len`` and ``batches_made``, checked on load. Every value
+        is an int or an int64 array. ``rewind=1`` gives the state before the last batch (the
+        trainer saves the last finite state of a diverged run with it). Needs the trial source
+        to be a :class:`~modcog_env.streams.TaskStreams`.
+        """
+        if not hasattr(self.streams, "sample_parts"):
+            raise TypeError(f"state_dict needs a TaskStreams source, not {type(self.streams)}")
+        if rewind not in (0, 1) or rewind > self.batches_made:
+            raise ValueError(f"rewind={rewind!r} must be 0 or 1 (and <= batches_made)")
+        out: dict[str, Any] = {"mode": self.mode, "seed": int(self.seed),
+                               "seq_len": int(self.seq_len), "stream_ids": self.stream_ids.copy(),
+                               "batches_made": self.batches_made - rewind}
+        if self.mode == "stream":
+            out.update(self.cutter.compact_state(self.state, self.cutter.head
+                                                 - rewind * self.seq_len))
+        else:
+            st = self._before if rewind else self.state
+            out.update(position=st.position.copy(), prev=st.prev.copy(), counts=st.counts.copy())
+        return out
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Continue exactly where :meth:`state_dict` was taken (same tasks and settings)."""
+        for key in ("mode", "seed", "seq_len"):
+            if saved[key] != (int(getattr(self, key)) if key != "mode" else self.mode):
+                raise ValueError(f"saved {key}={saved[key]!r} does not match this Batches' "
+                                 f"{getattr(self, key)!r}")
+        if not np.array_equal(np.asarray(saved["stream_ids"]), self.stream_ids):
+            raise ValueError("saved stream_ids do not match this Batches' streams")
+        counts = np.asarray(saved["counts"], np.int64)
+        if counts.shape != self.state.counts.shape:
+            raise ValueError(f"saved counts have shape {counts.shape}, not "
+                             f"{self.state.counts.shape} (other tasks?)")
+        self.reset()
+        arrays = {k: np.asarray(v, np.int64) for k, v in saved.items()
+                  if k in ("position", "prev", "counts", "head_task", "remaining")}
+        if self.mode == "stream":
+            self.cutter.restore(self.state, arrays)
+        else:
+            self.state.position[:] = arrays["position"]
+            self.state.prev[:] = arrays["prev"]
+            self.state.counts[:] = arrays["counts"]
+        self.batches_made = int(saved["batches_made"])
 
     @property
     def ob_size(self) -> int:
@@ -311,6 +423,8 @@ class Batches:
 
     def next_trials(self) -> tuple[TrialBatch, np.ndarray]:
         """The next whole trial of every stream (trial mode): TrialBatch and loss weights [B, T]."""
+        if hasattr(self.streams, "sample_parts"):  # a TaskStreams: keep state_dict(rewind=1)
+            self._before = _copy_state(self.state)
         trials, _ = self.streams.next_trials(self.state, 1)
         self.batches_made += 1
         return trials, loss_weights(trials, self.loss_weights)
@@ -394,6 +508,11 @@ def _check_regression(streams: object, targets: str) -> None:
             "targets='regression' needs convention='yang2019' (the only convention whose trials "
             "carry the regression target y and the cost mask c_mask)"
         )
+
+
+def _copy_state(state):
+    return type(state)(seeds=state.seeds, position=state.position.copy(), prev=state.prev.copy(),
+                       counts=state.counts.copy())
 
 
 def _check_positive_int(value: object, name: str) -> None:

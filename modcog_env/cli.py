@@ -106,7 +106,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .plotting import plot_trial
 
     task = make_task(args.task, convention=args.convention, dt=args.dt)
-    out = args.out or os.path.join("outputs", f"{task.name}_seed{args.seed}_trial{args.index}.png")
+    name = f"{task.name}_seed{args.seed}_trial{args.index}.png"
+    out = args.out or os.path.join("outputs", name)
+    if os.path.isdir(out) or out.endswith(os.sep):  # --out DIR: the default name inside it
+        out = os.path.join(out, name)
     trial = task.sample(args.seed, [args.index]).trial(0)
     plot_trial(trial, path=out)
     print(out)
@@ -254,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_convention(p)
     p.add_argument("--dt", type=float, default=None, help=DT_HELP)
     p.add_argument(
-        "--out", default=None, help="PNG path (default outputs/<task>_seed<S>_trial<K>.png)"
+        "--out",
+        default=None,
+        help="PNG path, or a folder for the default name (default "
+        "outputs/<task>_seed<S>_trial<K>.png)",
     )
     p.set_defaults(func=cmd_show)
 

@@ -184,12 +184,25 @@ class TaskStreams:
             occ, state.counts = occurrences(tasks, rows, state.counts)
             has = count > 0
             state.prev[has] = tasks[(np.cumsum(count) - 1)[has]]
-            parts = []
-            for i in np.unique(tasks):
-                sel = np.flatnonzero(tasks == i)
-                parts.append((int(i), sel, self.tasks[i].sample(seeds[sel], pos[sel], occ[sel])))
+            parts = self.sample_parts(seeds, pos, tasks, occ)
         state.position = state.position + count
         return parts, rows
+
+    def sample_parts(
+        self, seeds: np.ndarray, positions: np.ndarray, tasks: np.ndarray, occurrence: np.ndarray
+    ) -> list[tuple[int, np.ndarray, TrialBatch]]:
+        """Trials whose task is already known, grouped by task as in :meth:`next_parts`.
+
+        Flat trial m is trial ``positions[m]`` of the stream seeded ``seeds[m]`` (uint64), made by
+        task ``tasks[m]`` as that task's ``occurrence[m]``-th trial in the stream. Used to
+        regenerate a trial from a compact stream state (``Batches.state_dict``).
+        """
+        parts = []
+        for i in np.unique(tasks):
+            sel = np.flatnonzero(tasks == i)
+            parts.append((int(i), sel, self.tasks[i].sample(seeds[sel], positions[sel],
+                                                            occurrence[sel])))
+        return parts
 
     def next_trials(
         self, state: StreamState, count: np.ndarray | int

@@ -2,7 +2,8 @@
 # Run the demo in the ngym environment: bash scripts/demo.sh [demo options...]
 # `modcog demo` trains a small LM-RNN on six tasks (about a minute on one CPU thread), prints the
 # per-task accuracy table, and writes learning_curve.png, three trial figures and the run
-# (checkpoints, metrics.jsonl) to outputs/. Options: --steps, --seed, --threads, --out, --quick.
+# (run.json, config.toml, checkpoints, metrics.jsonl; replaced by the next demo) to outputs/.
+# Options: --steps, --seed, --threads, --out, --quick, --convention.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -149,8 +149,8 @@ def test_stream_window_masks_and_trial_starts():
         starts[np.cumsum([0] + [t.length for t in trials[:-1]])] = True
         np.testing.assert_array_equal(win.trial_start[r], starts[:seq_len])
         np.testing.assert_array_equal(win.decision[r], _concat(trials, "decision", seq_len))
-        # default loss weights: the decision mask
-        np.testing.assert_array_equal(win.weight[r], win.decision[r].astype(np.float32))
+        # default loss weights ("all", as agents.TrainConfig): 1 on every real step, fixation too
+        np.testing.assert_array_equal(win.weight[r], np.ones(seq_len, np.float32))
         tasks = np.concatenate([np.full(t.length, CUSTOM.index(t.task_name)) for t in trials])
         np.testing.assert_array_equal(win.task[r], tasks[:seq_len])
 
@@ -233,7 +233,7 @@ def test_trial_mode_rows_are_stream_trials(tasks):
             # padding: zeros and no decision, no weight
             assert not batch.ob[r, n:].any() and not batch.label[r, n:].any()
             assert not batch.decision[r, n:].any()
-            np.testing.assert_array_equal(weights[r, :n], want.decision.astype(np.float32))
+            np.testing.assert_array_equal(weights[r, :n], np.ones(n, np.float32))  # "all"
             assert not weights[r, n:].any()
             # per-trial parameters of the trial's own task
             for key in ("go", "response", "delay_ms", "int_sign", "seq_sign"):

@@ -152,14 +152,14 @@ def test_torch_batches_with_mask_both_modes():
     assert (streams.ob_size, streams.n_actions, streams.dt) == (33, 17, 100.0)
     for mode in ("stream", "trial"):
         b = Batches(streams, batch_size=6, seq_len=50, mode=mode, seed=0, with_mask=True,
-                    output="torch")  # fmt: skip
+                    output="torch", loss_weights="decision")  # fmt: skip
         x, y, m = next(b)
         assert isinstance(x, torch.Tensor) and x.dtype == torch.float32
         assert y.dtype == torch.int64 and m.dtype == torch.float32
         assert x.shape[1:] == (6, 33) and y.shape == m.shape == x.shape[:2]
         if mode == "stream":
             assert x.shape[0] == 50
-        # loss_weights="decision" (default): weight 1 exactly on NeuroGym decision steps, where
+        # loss_weights="decision": weight 1 exactly on NeuroGym decision steps, where
         # yang19 DM sets the fixation input to 0
         on = m.numpy() > 0
         assert on.any() and np.all(x.numpy()[..., 0][on] == 0)
@@ -168,7 +168,8 @@ def test_torch_batches_with_mask_both_modes():
 def test_without_decision_period_the_mask_is_gt_nonzero():
     streams = NeuroGymStreams(TwoStepEnv(), name="twostep")
     assert streams.names == ("twostep",)
-    b = Batches(streams, batch_size=16, mode="trial", seed=0, batch_first=True)
+    b = Batches(streams, batch_size=16, mode="trial", seed=0, batch_first=True,
+                loss_weights="decision")
     trials, weights = b.next_trials()
     np.testing.assert_array_equal(trials.decision, trials.label != 0)
     assert 0 < trials.decision.sum() < trials.valid.sum()

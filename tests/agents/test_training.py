@@ -120,7 +120,8 @@ def test_checkpoint_contents(tmp_path):
     assert len(ckpt["numpy_rng_state"]["state"]["key"]) == 624
     assert math.isfinite(ckpt["best_metric"])
     assert (tmp_path / "best.pt").exists()
-    assert sorted(os.listdir(tmp_path)) == ["best.pt", "ckpt.pt", "metrics.jsonl"]  # no temp files
+    assert sorted(os.listdir(tmp_path)) == ["best.pt", "ckpt.pt", "config.toml", "metrics.jsonl",
+                                            "run.json", "run.lock"]  # no temp files
     model = load_model(result.checkpoint_path)
     for k, v in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[k], v)
@@ -169,7 +170,10 @@ def test_resume_refuses_changed_trajectory_settings(tmp_path):
 def test_grad_clip_zero_disables_clipping(tmp_path):
     result = train(_tiny(tmp_path, steps=5, grad_clip=0.0, eval_interval=0))
     train_lines = [line for line in read_log(result.log_path) if line["kind"] == "train"]
-    assert train_lines[-1]["grad_norm"] is None
+    clipped = train(_tiny(tmp_path / "clipped", steps=5, grad_clip=1e-3, eval_interval=0))
+    # the norm is logged either way (before clipping); only clipping changes the trajectory
+    assert train_lines[-1]["grad_norm"] > 1e-3
+    assert not torch.equal(result.model.weight_hh, clipped.model.weight_hh)
     assert [line["step"] for line in read_log(result.log_path) if line["kind"] == "eval"] == [0, 5]
 
 
@@ -224,3 +228,53 @@ def test_train_config_round_trip_and_validation():
         TrainConfig(batch_size=0)
     mc = TrainConfig(model="random-sparse", hidden_size=64, radius=2.0).model_config(35, 17)
     assert mc.name == "random-sparse" and mc.matched_density() == 13 / 64
+
+
+def test_eg_loss_by_hand():
+    from agents.losses import fixation_mse_plus_ce
+
+    logits = torch.tensor([[[2.0, 0.0, 1.0], [0.0, 1.0, 0.0]], [[1.0, 1.0, 1.0], [3.0, 0.0, 0.0]]])
+    labels = torch.tensor([[0, 0], [2, 1]])
+    weights = torch.tensor([[1.0, 2.0], [1.0, 0.0]])  # the last step is padding
+    decision = torch.tensor([[False, False], [True, True]])
+
+    def softmax(z):
+        e = [math.exp(v) for v in z]
+        return [v / sum(e) for v in e]
+
+    def smoothed_ce(z, y, s):
+        logp = [math.log(p) for p in softmax(z)]
+        return -((1 - s) * logp[y] + s * sum(logp) / len(z))
+
+    # fixation: p0 against 1 on the two pre-decision steps (weights 1, 2)
+    mse = ((softmax([2, 0, 1])[0] - 1) ** 2 * 1 + (softmax([0, 1, 0])[0] - 1) ** 2 * 2) / 3
+    expect = mse + smoothed_ce([1, 1, 1], 2, 0.1)
+    got = float(fixation_mse_plus_ce(logits, labels, weights, decision, 0.1))
+    assert got == pytest.approx(expect, rel=1e-6)
+    # label smoothing 0 reduces the decision term to the plain weighted cross-entropy
+    ce = float(weighted_cross_entropy(logits[1:], labels[1:], weights[1:]))
+    got0 = float(fixation_mse_plus_ce(logits, labels, weights, decision, 0.0))
+    assert got0 == pytest.approx(mse + ce, rel=1e-6)
+
+
+def test_eg_loss_and_input_noise_train_and_resume_exactly(tmp_path):
+    kw = dict(loss="eg", label_smoothing=0.1, input_noise=0.1)
+    straight = train(_tiny(tmp_path / "a", steps=20, **kw))
+    train(_tiny(tmp_path / "b", steps=12, **kw))
+    resumed = train(_tiny(tmp_path / "b", steps=20, resume=True, **kw))
+    a, b = _params(straight.model), _params(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    plain = train(_tiny(tmp_path / "c", steps=20))
+    assert not torch.equal(plain.model.weight_hh, straight.model.weight_hh)
+
+
+def test_trains_in_a_thread_without_signal_handlers(tmp_path):
+    import signal
+    import threading
+
+    handler = signal.getsignal(signal.SIGINT)
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(r=train(_tiny(tmp_path, steps=3))))
+    thread.start()
+    thread.join()
+    assert done["r"].steps == 3 and signal.getsignal(signal.SIGINT) is handler
