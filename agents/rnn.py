@@ -12,7 +12,15 @@ an ``[N]`` vector, so no unit can reach another. ``noise_t ~ N(0, 2 / alpha * no
 
 The mask is a registered buffer (it follows ``.to()`` and is saved in ``state_dict``) and is
 applied once per forward pass, outside the time loop. Masked-out entries are zero at init and get
-exactly zero gradient (the product with a 0 mask), so plain SGD/Adam keep them at zero.
+exactly zero gradient (the product with a 0 mask, or the sparse kernel's gather of the nonzeros),
+so plain SGD/Adam keep them at zero.
+
+How the recurrence is executed is ``RNNConfig.kernel`` (:mod:`agents.kernels`: ``"auto"``,
+``"dense"``, ``"sparse"``, or ``"reference"``, the per-step autograd loop). The kernel is an
+execution choice, not part of the model: every kernel computes the same function, the
+``state_dict`` holds the same tensors whichever kernel ran, and ``RNNConfig.to_dict`` leaves the
+field out (a dict without it loads with ``"auto"``). Switch it on a built model with
+``model.kernel = "sparse"``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import masks
+from . import kernels, masks
 
 ACTIVATIONS = {
     "relu": torch.relu,
@@ -54,6 +62,9 @@ class RNNConfig:
     noise_std: float = 0.0  # recurrent noise std (training mode only); 0 disables
     rec_gain: float = 1.0  # init std of W_rec[i, j] is rec_gain / sqrt(fan_in[i])
     bias: bool = True  # hidden and readout biases
+    # execution only, not identity (left out of to_dict): "auto" | "dense" | "sparse" |
+    # "reference" (agents.kernels)
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("input_size", "hidden_size", "output_size"):
@@ -70,6 +81,7 @@ class RNNConfig:
             )
         if not self.noise_std >= 0:
             raise ValueError(f"noise_std={self.noise_std!r} must be >= 0")
+        kernels.check_kernel(self.kernel)
 
     @property
     def alpha(self) -> float:
@@ -88,7 +100,10 @@ class RNNConfig:
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields that fix the model (all but ``kernel``, an execution choice)."""
+        d = asdict(self)
+        del d["kernel"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNConfig:
@@ -120,6 +135,7 @@ class MaskedRNN(nn.Module):
         n, d, a = config.hidden_size, config.input_size, config.output_size
         self.alpha = config.alpha
         self.act = ACTIVATIONS[config.activation]
+        self._pattern: tuple[tuple, kernels.SparsityPattern] | None = None  # sparse-kernel cache
         self.autapse = config.mask == "autapse"
         self.weight_ih = nn.Parameter(torch.empty(n, d))
         self.weight_hh = nn.Parameter(torch.empty(n) if self.autapse else torch.empty(n, n))
@@ -170,6 +186,47 @@ class MaskedRNN(nn.Module):
             return self.weight_hh
         return self.weight_hh * self.mask
 
+    @property
+    def kernel(self) -> str:
+        """The recurrence kernel (``config.kernel``); assign to switch, e.g. after loading."""
+        return self.config.kernel
+
+    @kernel.setter
+    def kernel(self, value: str) -> None:
+        kernels.check_kernel(value)
+        self.config.kernel = value
+
+    def resolved_kernel(self, device: torch.device | str | None = None) -> str:
+        """The kernel a forward pass on ``device`` (default: the weights') runs; resolves auto.
+
+        The autapse pool reports ``"dense"`` for every kernel but ``"reference"`` (its
+        whole-sequence diagonal kernel).
+        """
+        kernel = self.config.kernel
+        if kernel == "reference":
+            return kernel
+        if self.autapse:
+            return "dense"
+        if kernel == "auto":
+            device = self.weight_hh.device if device is None else device
+            density = 1.0 if self.mask is None else self.sparsity_pattern().density
+            return kernels.choose_kernel(self.config.hidden_size, density, device)
+        return kernel
+
+    def sparsity_pattern(self) -> kernels.SparsityPattern:
+        """CSR structure of the mask (all N*N entries when dense), cached per mask version."""
+        mask = self.mask
+        if mask is None:
+            n = self.config.hidden_size
+            key: tuple = (None, str(self.weight_hh.device))
+        else:
+            key = (mask.data_ptr(), mask._version, str(mask.device))
+        if self._pattern is None or self._pattern[0] != key:
+            if mask is None:
+                mask = torch.ones(n, n, dtype=torch.bool, device=self.weight_hh.device)
+            self._pattern = (key, kernels.SparsityPattern(mask))
+        return self._pattern[1]
+
     def num_parameters(self, effective: bool = True) -> int:
         """Trainable parameter count; ``effective`` counts only unmasked recurrent entries."""
         total = sum(p.numel() for p in self.parameters())
@@ -193,7 +250,6 @@ class MaskedRNN(nn.Module):
         if batch_first:
             x = x.transpose(0, 1)
         batch = x.shape[1]
-        w = self.recurrent_weight()  # the mask is applied once, outside the time loop
         drive = x @ self.weight_ih.T  # [T, B, N] input drive of every step at once
         if self.bias_h is not None:
             drive = drive + self.bias_h
@@ -202,17 +258,11 @@ class MaskedRNN(nn.Module):
                 self.config.noise_std * math.sqrt(2.0 / self.alpha)
             )
         h = x.new_zeros(batch, self.config.hidden_size) if h0 is None else h0
-        w_t = w if self.autapse else w.T
-        leaky = self.alpha < 1.0
-        hidden = []
-        # unbind once: indexing drive[t] per step would make backward write a full [T, B, N]
-        # zero gradient per step (quadratic in T)
-        for d in drive.unbind(0):
-            pre = torch.addcmul(d, h, w_t) if self.autapse else torch.addmm(d, h, w_t)
-            r = self.act(pre)
-            h = torch.lerp(h, r, self.alpha) if leaky else r  # (1 - alpha) h + alpha r
-            hidden.append(h)
-        states = torch.stack(hidden) if hidden else x.new_zeros(0, batch, self.config.hidden_size)
+        kernel = self.resolved_kernel(x.device)
+        states = kernels.recurrence(
+            drive, h, self.weight_hh, self.alpha, self.config.activation, kernel,
+            mask=self.mask, pattern=self.sparsity_pattern() if kernel == "sparse" else None,
+        )
         logits = states @ self.weight_ho.T
         if self.bias_o is not None:
             logits = logits + self.bias_o
