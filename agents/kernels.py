@@ -54,10 +54,12 @@ ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
 # ``auto`` on CPU: the sparse kernel when density <= SPARSE_MAX_DENSITY[n] (N interpolated
 # linearly in log N between the measured sizes, clamped at the ends). Measured with
 #   nice -n 10 python benchmarks/bench_kernels.py --markdown kernels.md
-# (1 torch thread, B=64, L=50, AMD EPYC, shared machine; docs/performance.md "Kernels"). The
-# threshold at each N is the largest measured density at which sparse beat dense, set halfway
-# (in log density) to the next measured density where dense won.
-SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.05, 1024: 0.2, 4096: 0.2}
+# (K1 table: 1 torch thread, B=64, L=50, relu, N = 256, 1024, 4096 x density 2, 5, 10, 20%;
+# AMD EPYC, 2 cores shared with other jobs; docs/performance.md "Recurrence kernels"). Each
+# threshold lies between the largest measured density at which sparse beat the dense kernel and
+# the next one, where dense won (their geometric mean); 20% at N=1024, where sparse won at every
+# measured density (denser masks are unmeasured, so dense is used above 20%).
+SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.032, 1024: 0.2, 4096: 0.14}
 
 _ACT_FUNCS = {
     "relu": torch.relu,
@@ -248,11 +250,13 @@ class SparsityPattern:
         self.nnz = int(rows.numel())
         self.density = self.nnz / (n * n)
         self.flat = rows * n + cols
-        self.crow = _crow(rows, n)
-        self.col = cols
+        # int32 indices: the CPU (MKL) sparse product would convert int64 ones on every call
+        index = torch.int32 if n * n < 2**31 else torch.int64
+        self.crow = _crow(rows, n).to(index)
+        self.col = cols.to(index)
         self.perm = torch.argsort(cols * n + rows)
-        self.crow_t = _crow(cols[self.perm], n)
-        self.col_t = rows[self.perm]
+        self.crow_t = _crow(cols[self.perm], n).to(index)
+        self.col_t = rows[self.perm].to(index)
         self.pattern = self.csr(torch.ones(self.nnz, device=mask.device))
 
     def csr(self, values: torch.Tensor) -> torch.Tensor:
@@ -275,8 +279,9 @@ def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n: int) ->
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
-# elements per operand of one sampled_addmm chunk (2**24 floats = 64 MiB)
-SAMPLED_CHUNK_ELEMENTS = 1 << 24
+# floats per operand of one sampled_addmm chunk (2 MiB: cache-sized chunks were 1.5-2x faster
+# than one chunk for the whole sequence at N=1024 and 4096, B=64, L=50; CPU time, 1 thread)
+SAMPLED_CHUNK_ELEMENTS = 1 << 19
 
 
 class SparseRecurrence(torch.autograd.Function):
@@ -339,6 +344,17 @@ def _sampled_weight_grad(
             else:
                 acc = torch.sparse.sampled_addmm(acc, d, p)
     return acc.values()
+
+
+def sparse_recurrence(
+    drive_t: torch.Tensor, h0_t: torch.Tensor, weight: torch.Tensor, pattern: SparsityPattern,
+    alpha: float, activation: str,
+) -> torch.Tensor:
+    """The sparse kernel in unit-major layout: states [T, N, B] from drive_t [T, N, B], h0_t
+    [N, B] and the dense [N, N] ``weight`` (read only at ``pattern``'s nonzeros; its gradient is
+    exactly 0 elsewhere). MaskedRNN calls this directly, so no [T, B, N] transposes are made."""
+    values = weight.reshape(-1)[pattern.flat]
+    return SparseRecurrence.apply(drive_t, h0_t.contiguous(), values, pattern, alpha, activation)
 
 
 # ------------------------------------------------------------------------------ dispatch
@@ -407,11 +423,8 @@ def recurrence(
         if pattern is None:
             full = torch.ones(n, n, dtype=torch.bool, device=weight.device)
             pattern = SparsityPattern(full if mask is None else mask)
-        values = weight.reshape(-1)[pattern.flat]
-        states = SparseRecurrence.apply(
-            drive.transpose(1, 2).contiguous(), h0.T.contiguous(), values, pattern, alpha,
-            activation,
-        )
+        states = sparse_recurrence(drive.transpose(1, 2).contiguous(), h0.T, weight, pattern,
+                                   alpha, activation)
         return states.transpose(1, 2).contiguous()
     w = weight if mask is None else weight * mask
     if kernel == "reference":

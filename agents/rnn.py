@@ -186,6 +186,40 @@ class MaskedRNN(nn.Module):
             return self.weight_hh
         return self.weight_hh * self.mask
 
+    def _noise_scale(self) -> float:
+        return self.config.noise_std * math.sqrt(2.0 / self.alpha)
+
+    def _forward_unit_major(self, x, h0, batch_first, return_hidden):
+        """Forward with the sparse kernel in unit-major layouts ([N, T*B] products, [T, N, B]
+        recurrence), so no element-wise [T, B, N] transposes are made.
+
+        The noise is drawn as [T, B, N] (the same numbers as the other kernels) and transposed.
+        """
+        n_steps, batch, d_in = x.shape
+        n, tb = self.config.hidden_size, x.shape[0] * x.shape[1]
+        inputs = x.permute(2, 0, 1).reshape(d_in, tb)  # [D, T*B], small
+        drive = self.weight_ih @ inputs  # [N, T*B]
+        if self.bias_h is not None:
+            drive = drive + self.bias_h[:, None]
+        if self.training and self.config.noise_std > 0:
+            noise = torch.randn(n_steps, batch, n, dtype=drive.dtype, device=drive.device)
+            drive = drive + noise.permute(2, 0, 1).reshape(n, tb) * self._noise_scale()
+        h = x.new_zeros(n, batch) if h0 is None else h0.T
+        states = kernels.sparse_recurrence(
+            drive.view(n, n_steps, batch).transpose(0, 1), h, self.weight_hh,
+            self.sparsity_pattern(), self.alpha, self.config.activation,
+        )  # [T, N, B]
+        logits = self.weight_ho @ states.transpose(0, 1).reshape(n, tb)  # [A, T*B]
+        if self.bias_o is not None:
+            logits = logits + self.bias_o[:, None]
+        logits = logits.view(self.config.output_size, n_steps, batch).permute(1, 2, 0)  # [T, B, A]
+        logits = (logits.transpose(0, 1) if batch_first else logits).contiguous()
+        if not return_hidden:
+            return logits
+        if batch_first:
+            return logits, states.permute(2, 0, 1).contiguous()
+        return logits, states.transpose(1, 2).contiguous()
+
     @property
     def kernel(self) -> str:
         """The recurrence kernel (``config.kernel``); assign to switch, e.g. after loading."""
@@ -249,19 +283,18 @@ class MaskedRNN(nn.Module):
             )
         if batch_first:
             x = x.transpose(0, 1)
-        batch = x.shape[1]
+        batch, n = x.shape[1], self.config.hidden_size
+        kernel = self.resolved_kernel(x.device)
+        if kernel == "sparse":
+            return self._forward_unit_major(x, h0, batch_first, return_hidden)
         drive = x @ self.weight_ih.T  # [T, B, N] input drive of every step at once
         if self.bias_h is not None:
             drive = drive + self.bias_h
         if self.training and self.config.noise_std > 0:
-            drive = drive + torch.randn_like(drive) * (
-                self.config.noise_std * math.sqrt(2.0 / self.alpha)
-            )
-        h = x.new_zeros(batch, self.config.hidden_size) if h0 is None else h0
-        kernel = self.resolved_kernel(x.device)
+            drive = drive + torch.randn_like(drive) * self._noise_scale()
+        h = x.new_zeros(batch, n) if h0 is None else h0
         states = kernels.recurrence(
-            drive, h, self.weight_hh, self.alpha, self.config.activation, kernel,
-            mask=self.mask, pattern=self.sparsity_pattern() if kernel == "sparse" else None,
+            drive, h, self.weight_hh, self.alpha, self.config.activation, kernel, mask=self.mask
         )
         logits = states @ self.weight_ho.T
         if self.bias_o is not None:
