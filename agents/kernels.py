@@ -55,11 +55,12 @@ ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
 # linearly in log N between the measured sizes, clamped at the ends). Measured with
 #   nice -n 10 python benchmarks/bench_kernels.py --markdown kernels.md
 # (K1 table: 1 torch thread, B=64, L=50, relu, N = 256, 1024, 4096 x density 2, 5, 10, 20%;
-# AMD EPYC, 2 cores shared with other jobs; docs/performance.md "Recurrence kernels"). Each
-# threshold lies between the largest measured density at which sparse beat the dense kernel and
-# the next one, where dense won (their geometric mean); 20% at N=1024, where sparse won at every
-# measured density (denser masks are unmeasured, so dense is used above 20%).
-SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.032, 1024: 0.2, 4096: 0.14}
+# AMD EPYC, 2 cores shared with other jobs, load average ~9; docs/performance.md "Recurrence
+# kernels"). Each threshold lies between the largest measured density at which sparse beat the
+# dense kernel and the next one, where dense won (their geometric mean: 14% at N=256, sparse
+# won at 2-10% and lost at 20%); 20% at N=1024 and 4096, where sparse won at every measured
+# density (denser masks are unmeasured, so dense is used above 20%).
+SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.14, 1024: 0.2, 4096: 0.2}
 
 _ACT_FUNCS = {
     "relu": torch.relu,
