@@ -260,7 +260,6 @@ class SparsityPattern:
         self.perm = torch.argsort(cols * n + rows)
         self.crow_t = _crow(cols[self.perm], n).to(index)
         self.col_t = rows[self.perm].to(index)
-        self.pattern = self.csr(torch.ones(self.nnz, device=mask.device))
 
     def csr(self, values: torch.Tensor) -> torch.Tensor:
         """``W`` as a CSR tensor from its ``nnz`` values (CSR order)."""
@@ -331,6 +330,7 @@ def _sampled_weight_grad(
     """
     n_steps, n, batch = delta.shape
     chunk = max(1, SAMPLED_CHUNK_ELEMENTS // (n * batch))
+    ones = pattern.csr(torch.ones(pattern.nnz, dtype=delta.dtype, device=delta.device))
     acc = None
     for s in range(0, n_steps, chunk):
         e = min(s + chunk, n_steps)
@@ -343,7 +343,7 @@ def _sampled_weight_grad(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
             if acc is None:
-                acc = torch.sparse.sampled_addmm(pattern.pattern, d, p, beta=0.0)
+                acc = torch.sparse.sampled_addmm(ones, d, p, beta=0.0)
             else:
                 acc = torch.sparse.sampled_addmm(acc, d, p)
     return acc.values()

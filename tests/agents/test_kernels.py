@@ -211,3 +211,20 @@ def test_sampled_weight_grad_chunks(monkeypatch):
     whole = _grads(model, x, h0)["weight_hh"]
     monkeypatch.setattr(kernels, "SAMPLED_CHUNK_ELEMENTS", 1)
     torch.testing.assert_close(_grads(model, x, h0)["weight_hh"], whole, **TOL)
+
+
+def test_sparse_model_copies_pickles_and_runs_in_float64():
+    import pickle
+
+    model = _model(25, "sheet", 0.3, "tanh", 40.0, 0.0, "sparse")
+    x = torch.randn(6, 2, 5)
+    y = model(x)  # builds the cached sparsity pattern
+    torch.testing.assert_close(copy.deepcopy(model)(x), y)
+    torch.testing.assert_close(pickle.loads(pickle.dumps(model))(x), y)
+    ref = copy.deepcopy(model).double()
+    ref.kernel = "reference"
+    model = model.double()
+    want, got = _grads(ref, x.double(), None), _grads(model, x.double(), None)
+    assert got["weight_hh"].dtype == torch.float64
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], msg=key)
