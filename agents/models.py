@@ -12,7 +12,9 @@ name                      constructor            recurrence
 Every config round-trips through JSON: ``to_dict()`` (with a ``"model"`` key naming it),
 ``from_dict``, ``to_json``/``from_json``; :func:`config_from_dict` dispatches on ``"model"`` and
 :func:`build_model` turns any of them (or such a dict) into a :class:`~agents.rnn.MaskedRNN`.
-The built model keeps its small config as ``model.model_config``.
+The built model keeps its small config as ``model.model_config``. The ``kernel`` field
+(:mod:`agents.kernels`) is passed to the RNNConfig but is not part of ``to_dict``: it says how
+the recurrence runs, not what the model is.
 
 ``RandomSparseRNN`` is the control for ``LMRNN``: with ``density=None`` it takes the exact density
 of the locality mask given by its ``geometry``/``radius``/``periodic`` fields, so the two models
@@ -22,7 +24,7 @@ with the same fields have the same number of recurrent connections.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
 from . import masks
@@ -44,6 +46,9 @@ class ModelConfig:
     activation: str = "relu"
     noise_std: float = 0.0  # recurrent noise (training only)
     rec_gain: float = 1.0  # recurrent init gain (see MaskedRNN._init_weights)
+    # execution only (agents.kernels), not identity: left out of to_dict, so a checkpoint's
+    # model config is the same whichever kernel trained it
+    kernel: str = "auto"
 
     def _common(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(ModelConfig)}
@@ -52,7 +57,10 @@ class ModelConfig:
         raise NotImplementedError
 
     def to_dict(self) -> dict:
-        return {"model": self.name, **asdict(self)}
+        """``{"model": name, **fields}`` without ``kernel`` (an execution choice)."""
+        d = asdict(self)
+        del d["kernel"]
+        return {"model": self.name, **d}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -166,10 +174,16 @@ def config_from_dict(d: dict) -> ModelConfig:
     return CONFIGS[d["model"]].from_dict(d)
 
 
-def build_model(config: ModelConfig | dict) -> MaskedRNN:
-    """A fresh MaskedRNN (weights from torch's global generator) for a named config or its dict."""
+def build_model(config: ModelConfig | dict, *, kernel: str | None = None) -> MaskedRNN:
+    """A fresh MaskedRNN (weights from torch's global generator) for a named config or its dict.
+
+    ``kernel`` (if given) replaces the config's recurrence kernel, e.g. when a checkpoint's model
+    config (which never stores one) is rebuilt to resume with another kernel.
+    """
     if isinstance(config, dict):
         config = config_from_dict(config)
+    if kernel is not None:
+        config = replace(config, kernel=kernel)
     model = MaskedRNN(config.rnn_config())
     model.model_config = config
     return model

@@ -12,7 +12,15 @@ an ``[N]`` vector, so no unit can reach another. ``noise_t ~ N(0, 2 / alpha * no
 
 The mask is a registered buffer (it follows ``.to()`` and is saved in ``state_dict``) and is
 applied once per forward pass, outside the time loop. Masked-out entries are zero at init and get
-exactly zero gradient (the product with a 0 mask), so plain SGD/Adam keep them at zero.
+exactly zero gradient (the product with a 0 mask, or the sparse kernel's gather of the nonzeros),
+so plain SGD/Adam keep them at zero.
+
+How the recurrence is executed is ``RNNConfig.kernel`` (:mod:`agents.kernels`: ``"auto"``,
+``"dense"``, ``"sparse"``, or ``"reference"``, the per-step autograd loop). The kernel is an
+execution choice, not part of the model: every kernel computes the same function, the
+``state_dict`` holds the same tensors whichever kernel ran, and ``RNNConfig.to_dict`` leaves the
+field out (a dict without it loads with ``"auto"``). Switch it on a built model with
+``model.kernel = "sparse"``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import masks
+from . import kernels, masks
 
 ACTIVATIONS = {
     "relu": torch.relu,
@@ -54,6 +62,9 @@ class RNNConfig:
     noise_std: float = 0.0  # recurrent noise std (training mode only); 0 disables
     rec_gain: float = 1.0  # init std of W_rec[i, j] is rec_gain / sqrt(fan_in[i])
     bias: bool = True  # hidden and readout biases
+    # execution only, not identity (left out of to_dict): "auto" | "dense" | "sparse" |
+    # "reference" (agents.kernels)
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("input_size", "hidden_size", "output_size"):
@@ -70,6 +81,7 @@ class RNNConfig:
             )
         if not self.noise_std >= 0:
             raise ValueError(f"noise_std={self.noise_std!r} must be >= 0")
+        kernels.check_kernel(self.kernel)
 
     @property
     def alpha(self) -> float:
@@ -88,7 +100,10 @@ class RNNConfig:
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields that fix the model (all but ``kernel``, an execution choice)."""
+        d = asdict(self)
+        del d["kernel"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> RNNConfig:
@@ -120,6 +135,7 @@ class MaskedRNN(nn.Module):
         n, d, a = config.hidden_size, config.input_size, config.output_size
         self.alpha = config.alpha
         self.act = ACTIVATIONS[config.activation]
+        self._pattern: tuple[tuple, kernels.SparsityPattern] | None = None  # sparse-kernel cache
         self.autapse = config.mask == "autapse"
         self.weight_ih = nn.Parameter(torch.empty(n, d))
         self.weight_hh = nn.Parameter(torch.empty(n) if self.autapse else torch.empty(n, n))
@@ -170,6 +186,81 @@ class MaskedRNN(nn.Module):
             return self.weight_hh
         return self.weight_hh * self.mask
 
+    def _noise_scale(self) -> float:
+        return self.config.noise_std * math.sqrt(2.0 / self.alpha)
+
+    def _forward_unit_major(self, x, h0, batch_first, return_hidden):
+        """Forward with the sparse kernel in unit-major layouts ([N, T*B] products, [T, N, B]
+        recurrence), so no element-wise [T, B, N] transposes are made.
+
+        The noise is drawn as [T, B, N] (the same numbers as the other kernels) and transposed.
+        """
+        n_steps, batch, d_in = x.shape
+        n, tb = self.config.hidden_size, x.shape[0] * x.shape[1]
+        inputs = x.permute(2, 0, 1).reshape(d_in, tb)  # [D, T*B], small
+        drive = self.weight_ih @ inputs  # [N, T*B]
+        if self.bias_h is not None:
+            drive = drive + self.bias_h[:, None]
+        if self.training and self.config.noise_std > 0:
+            noise = torch.randn(n_steps, batch, n, dtype=drive.dtype, device=drive.device)
+            drive = drive + noise.permute(2, 0, 1).reshape(n, tb) * self._noise_scale()
+        h = x.new_zeros(n, batch) if h0 is None else h0.T
+        states = kernels.sparse_recurrence(
+            drive.view(n, n_steps, batch).transpose(0, 1), h, self.weight_hh,
+            self.sparsity_pattern(), self.alpha, self.config.activation,
+        )  # [T, N, B]
+        logits = self.weight_ho @ states.transpose(0, 1).reshape(n, tb)  # [A, T*B]
+        if self.bias_o is not None:
+            logits = logits + self.bias_o[:, None]
+        logits = logits.view(self.config.output_size, n_steps, batch).permute(1, 2, 0)  # [T, B, A]
+        logits = (logits.transpose(0, 1) if batch_first else logits).contiguous()
+        if not return_hidden:
+            return logits
+        if batch_first:
+            return logits, states.permute(2, 0, 1).contiguous()
+        return logits, states.transpose(1, 2).contiguous()
+
+    @property
+    def kernel(self) -> str:
+        """The recurrence kernel (``config.kernel``); assign to switch, e.g. after loading."""
+        return self.config.kernel
+
+    @kernel.setter
+    def kernel(self, value: str) -> None:
+        kernels.check_kernel(value)
+        self.config.kernel = value
+
+    def resolved_kernel(self, device: torch.device | str | None = None) -> str:
+        """The kernel a forward pass on ``device`` (default: the weights') runs; resolves auto.
+
+        The autapse pool reports ``"dense"`` for every kernel but ``"reference"`` (its
+        whole-sequence diagonal kernel).
+        """
+        kernel = self.config.kernel
+        if kernel == "reference":
+            return kernel
+        if self.autapse:
+            return "dense"
+        if kernel == "auto":
+            device = self.weight_hh.device if device is None else device
+            density = 1.0 if self.mask is None else self.sparsity_pattern().density
+            return kernels.choose_kernel(self.config.hidden_size, density, device)
+        return kernel
+
+    def sparsity_pattern(self) -> kernels.SparsityPattern:
+        """CSR structure of the mask (all N*N entries when dense), cached per mask version."""
+        mask = self.mask
+        if mask is None:
+            n = self.config.hidden_size
+            key: tuple = (None, str(self.weight_hh.device))
+        else:
+            key = (mask.data_ptr(), mask._version, str(mask.device))
+        if self._pattern is None or self._pattern[0] != key:
+            if mask is None:
+                mask = torch.ones(n, n, dtype=torch.bool, device=self.weight_hh.device)
+            self._pattern = (key, kernels.SparsityPattern(mask))
+        return self._pattern[1]
+
     def num_parameters(self, effective: bool = True) -> int:
         """Trainable parameter count; ``effective`` counts only unmasked recurrent entries."""
         total = sum(p.numel() for p in self.parameters())
@@ -192,27 +283,19 @@ class MaskedRNN(nn.Module):
             )
         if batch_first:
             x = x.transpose(0, 1)
-        batch = x.shape[1]
-        w = self.recurrent_weight()  # the mask is applied once, outside the time loop
+        batch, n = x.shape[1], self.config.hidden_size
+        kernel = self.resolved_kernel(x.device)
+        if kernel == "sparse":
+            return self._forward_unit_major(x, h0, batch_first, return_hidden)
         drive = x @ self.weight_ih.T  # [T, B, N] input drive of every step at once
         if self.bias_h is not None:
             drive = drive + self.bias_h
         if self.training and self.config.noise_std > 0:
-            drive = drive + torch.randn_like(drive) * (
-                self.config.noise_std * math.sqrt(2.0 / self.alpha)
-            )
-        h = x.new_zeros(batch, self.config.hidden_size) if h0 is None else h0
-        w_t = w if self.autapse else w.T
-        leaky = self.alpha < 1.0
-        hidden = []
-        # unbind once: indexing drive[t] per step would make backward write a full [T, B, N]
-        # zero gradient per step (quadratic in T)
-        for d in drive.unbind(0):
-            pre = torch.addcmul(d, h, w_t) if self.autapse else torch.addmm(d, h, w_t)
-            r = self.act(pre)
-            h = torch.lerp(h, r, self.alpha) if leaky else r  # (1 - alpha) h + alpha r
-            hidden.append(h)
-        states = torch.stack(hidden) if hidden else x.new_zeros(0, batch, self.config.hidden_size)
+            drive = drive + torch.randn_like(drive) * self._noise_scale()
+        h = x.new_zeros(batch, n) if h0 is None else h0
+        states = kernels.recurrence(
+            drive, h, self.weight_hh, self.alpha, self.config.activation, kernel, mask=self.mask
+        )
         logits = states @ self.weight_ho.T
         if self.bias_o is not None:
             logits = logits + self.bias_o

@@ -1,0 +1,435 @@
+"""Recurrence kernels behind :class:`~agents.rnn.MaskedRNN`: one function, several executions.
+
+Every kernel computes the rates of the leaky recurrence (see :mod:`agents.rnn`) for a whole
+sequence at once, from the input drive (input projection + bias + noise, already summed)::
+
+    pre_t = drive_t + R(h_{t-1}),   r_t = f(pre_t),   h_t = (1 - alpha) h_{t-1} + alpha r_t
+
+with ``drive`` float ``[T, B, N]``, ``h0`` ``[B, N]`` and ``R(h) = h @ W.T`` for a matrix ``W``
+(``W[i, j]``: unit ``j`` -> unit ``i``) or ``R(h) = w * h`` for the autapse vector ``w``; it
+returns ``states`` ``[T, B, N]`` (``h_1 .. h_T``). The kernels:
+
+``"reference"``
+    the per-step autograd loop (one graph node per step and op): the masked-dense reference the
+    other kernels are tested against; kept for tests and benchmarks.
+``"dense"``
+    :class:`DenseRecurrence`, a whole-sequence ``torch.autograd.Function`` over the masked dense
+    matrix: the forward loop writes into preallocated ``[T, B, N]`` buffers; the hand-written
+    backward runs back-propagation through time in one loop (per step an elementwise product
+    and one ``addmm`` with ``W``) and then forms the weight gradient
+    ``sum_t delta_t^T h_{t-1}`` as one ``[N, T*B] x [T*B, N]`` product.
+``"sparse"``
+    :class:`SparseRecurrence`, the same loop in a unit-major layout ``[T, N, B]`` with ``W`` as a
+    CSR matrix (``addmm(drive_t, W_csr, h_{t-1})``); the backward propagates errors through the
+    CSR transpose and computes the recurrent-weight gradient once per sequence only at the
+    mask's nonzeros (``torch.sparse.sampled_addmm``, a sampled dense-dense product, over chunks
+    of time steps to bound memory). Its parameter is the vector of the ``nnz`` values, gathered
+    from the dense ``[N, N]`` weight, so the dense weight's gradient is exactly 0 off the mask.
+``"auto"``
+    :func:`choose_kernel`: dense or sparse by N, density and device, from the crossovers in
+    :data:`SPARSE_MAX_DENSITY` measured with ``benchmarks/bench_kernels.py``.
+
+The autapse pool (diagonal recurrence) runs :class:`DiagonalRecurrence` (the whole-sequence
+treatment with elementwise products) for every kernel except ``"reference"``.
+
+Derivatives come from the saved activation outputs ``r = f(pre)``: relu ``r > 0``, tanh
+``1 - r**2``, sigmoid ``r (1 - r)``, softplus ``1 - exp(-r)`` (= sigmoid(pre)). The kernels do
+not support double backward. Measured choices (CPU, 1 thread, docs/performance.md): CSR
+``addmm`` was 5x faster per step than COO ``torch.sparse.mm`` and 17x faster than a gathered
+``index_add_`` formulation at N=1024, 5% density.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+KERNELS = ("auto", "dense", "sparse", "reference")
+ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
+
+# ``auto`` on CPU: the sparse kernel when density <= SPARSE_MAX_DENSITY[n] (N interpolated
+# linearly in log N between the measured sizes, clamped at the ends). Measured with
+#   nice -n 10 python benchmarks/bench_kernels.py --markdown kernels.md
+# (K1 table: 1 torch thread, B=64, L=50, relu, N = 256, 1024, 4096 x density 2, 5, 10, 20%;
+# AMD EPYC, 2 cores shared with other jobs, load average ~9; docs/performance.md "Recurrence
+# kernels"). Each threshold lies between the largest measured density at which sparse beat the
+# dense kernel and the next one, where dense won (their geometric mean: 14% at N=256, sparse
+# won at 2-10% and lost at 20% in run 2); 21% at N=1024 and 4096, where sparse won at every
+# measured density: just above the "20%" masks measured (exact densities 19.2% and 20.04%; run
+# 3 used 20% and so picked dense for N=4096's 20.04% mask, 1.19x slower there); denser masks
+# are unmeasured, so dense is used above.
+SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.14, 1024: 0.21, 4096: 0.21}
+
+_ACT_FUNCS = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "softplus": nn.functional.softplus,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def _act_inplace(x: torch.Tensor, activation: str) -> None:
+    if activation == "relu":
+        x.relu_()
+    elif activation == "tanh":
+        x.tanh_()
+    elif activation == "sigmoid":
+        x.sigmoid_()
+    else:
+        x.copy_(nn.functional.softplus(x))
+
+
+def derivative(r: torch.Tensor, activation: str) -> torch.Tensor:
+    """``f'(pre)`` from the activation output ``r = f(pre)`` (a new tensor, same shape)."""
+    if activation == "relu":
+        return (r > 0).to(r.dtype)
+    if activation == "tanh":
+        return 1.0 - r * r
+    if activation == "sigmoid":
+        return r * (1.0 - r)
+    if activation == "softplus":
+        return -torch.expm1(-r)
+    raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+
+
+# ------------------------------------------------------------------------------ reference
+def reference_recurrence(
+    drive: torch.Tensor, h0: torch.Tensor, w: torch.Tensor, alpha: float, activation: str
+) -> torch.Tensor:
+    """The per-step autograd loop: ``states`` [T, B, N] from drive [T, B, N], h0 [B, N].
+
+    ``w`` is the effective recurrent matrix [N, N] (mask applied) or the autapse vector [N].
+    """
+    act = _ACT_FUNCS[activation]
+    diagonal = w.dim() == 1
+    w_t = w if diagonal else w.T
+    h, hidden = h0, []
+    # unbind once: indexing drive[t] per step would make backward write a full [T, B, N]
+    # zero gradient per step (quadratic in T)
+    for d in drive.unbind(0):
+        pre = torch.addcmul(d, h, w_t) if diagonal else torch.addmm(d, h, w_t)
+        r = act(pre)
+        h = torch.lerp(h, r, alpha) if alpha < 1.0 else r  # (1 - alpha) h + alpha r
+        hidden.append(h)
+    return torch.stack(hidden) if hidden else drive.new_zeros(drive.shape)
+
+
+# ------------------------------------------------------------------------------ shared loops
+Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]  # (out, drive_t, h) in place
+Back = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (acc, delta_t) -> acc + R^T(delta)
+
+
+def _forward_loop(
+    drive: torch.Tensor, h0: torch.Tensor, step: Step, alpha: float, activation: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the recurrence into preallocated buffers; returns (r, h), both [T, ...] (same
+    tensor when alpha == 1)."""
+    leaky = alpha < 1.0
+    r_all = torch.empty_like(drive)
+    h_all = torch.empty_like(drive) if leaky else r_all
+    h = h0
+    for t in range(drive.shape[0]):
+        r = r_all[t]
+        step(r, drive[t], h)  # r = drive_t + R(h)
+        _act_inplace(r, activation)
+        if leaky:
+            torch.lerp(h, r, alpha, out=h_all[t])
+        h = h_all[t]
+    return r_all, h_all
+
+
+def _backward_loop(
+    grad_h: torch.Tensor, r_all: torch.Tensor, back: Back, alpha: float, activation: str,
+    need_h0: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """BPTT: ``delta_t = dL/dpre_t`` for every step ([T, ...], written over a new buffer) and
+    ``dL/dh0`` (None unless ``need_h0``)."""
+    n_steps = grad_h.shape[0]
+    delta = derivative(r_all, activation)  # f'(pre_t); becomes delta_t in place below
+    if alpha != 1.0:
+        delta.mul_(alpha)
+    g = grad_h[n_steps - 1]  # dL/dh_t, the total (from the outputs and from step t + 1)
+    for t in range(n_steps - 1, -1, -1):
+        torch.mul(g, delta[t], out=delta[t])
+        if t == 0 and not need_h0:
+            return delta, None
+        if t > 0:
+            acc = grad_h[t - 1] if alpha == 1.0 else torch.add(grad_h[t - 1], g, alpha=1 - alpha)
+        else:
+            acc = g * (1 - alpha) if alpha != 1.0 else torch.zeros_like(g)
+        g = back(acc, delta[t])
+    return delta, g
+
+
+def _prev_states(h_all: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h_0, h_1..h_{T-1}): the states each step reads."""
+    return h0, h_all[:-1]
+
+
+# ------------------------------------------------------------------------------ dense
+class DenseRecurrence(torch.autograd.Function):
+    """Whole-sequence masked-dense recurrence: ``apply(drive, h0, w, alpha, activation)``.
+
+    drive [T, B, N], h0 [B, N], w [N, N] (effective weights); returns states [T, B, N].
+    """
+
+    @staticmethod
+    def forward(ctx, drive, h0, w, alpha, activation):  # noqa: D102
+        w_t = w.T
+        r_all, h_all = _forward_loop(
+            drive, h0, lambda out, d, h: torch.addmm(d, h, w_t, out=out), alpha, activation
+        )
+        ctx.alpha, ctx.activation = alpha, activation
+        ctx.save_for_backward(h0, w, r_all, h_all if alpha < 1.0 else None)
+        return h_all
+
+    @staticmethod
+    def backward(ctx, grad_states):  # noqa: D102
+        h0, w, r_all, h_all = ctx.saved_tensors
+        h_all = r_all if h_all is None else h_all
+        alpha = ctx.alpha
+        delta, grad_h0 = _backward_loop(
+            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, d, w), alpha,
+            ctx.activation, ctx.needs_input_grad[1],
+        )
+        grad_w = None
+        if ctx.needs_input_grad[2]:
+            n = w.shape[0]
+            first, rest = _prev_states(h_all, h0)
+            grad_w = delta[0].T @ first
+            if delta.shape[0] > 1:  # one [N, (T-1)B] x [(T-1)B, N] product for the rest
+                grad_w.addmm_(delta[1:].reshape(-1, n).T, rest.reshape(-1, n))
+        return delta, grad_h0, grad_w, None, None
+
+
+# ------------------------------------------------------------------------------ diagonal
+class DiagonalRecurrence(torch.autograd.Function):
+    """Whole-sequence autapse recurrence: ``apply(drive, h0, w, alpha, activation)``, w [N]."""
+
+    @staticmethod
+    def forward(ctx, drive, h0, w, alpha, activation):  # noqa: D102
+        r_all, h_all = _forward_loop(
+            drive, h0, lambda out, d, h: torch.addcmul(d, h, w, out=out), alpha, activation
+        )
+        ctx.alpha, ctx.activation = alpha, activation
+        ctx.save_for_backward(h0, w, r_all, h_all if alpha < 1.0 else None)
+        return h_all
+
+    @staticmethod
+    def backward(ctx, grad_states):  # noqa: D102
+        h0, w, r_all, h_all = ctx.saved_tensors
+        h_all = r_all if h_all is None else h_all
+        delta, grad_h0 = _backward_loop(
+            grad_states.contiguous(), r_all, lambda acc, d: torch.addcmul(acc, d, w),
+            ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
+        )
+        grad_w = None
+        if ctx.needs_input_grad[2]:
+            first, rest = _prev_states(h_all, h0)
+            grad_w = (delta[0] * first).sum(0)
+            if delta.shape[0] > 1:
+                grad_w += (delta[1:] * rest).sum((0, 1))
+        return delta, grad_h0, grad_w, None, None
+
+
+# ------------------------------------------------------------------------------ sparse
+class SparsityPattern:
+    """CSR index structure of a bool mask [N, N], its transpose, and the flat gather index.
+
+    ``flat`` int64 [nnz]: positions ``i * N + j`` of the nonzeros in row-major (CSR) order;
+    ``perm`` [nnz]: CSR-of-transpose order as positions into the CSR values.
+    """
+
+    def __init__(self, mask: torch.Tensor) -> None:
+        if mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
+            raise ValueError(f"mask must be a square [N, N] matrix, got {tuple(mask.shape)}")
+        n = mask.shape[0]
+        self.n = n
+        rows, cols = mask.nonzero(as_tuple=True)  # row-major order
+        self.nnz = int(rows.numel())
+        self.density = self.nnz / (n * n)
+        self.flat = rows * n + cols
+        # int32 indices: the CPU (MKL) sparse product would convert int64 ones on every call
+        index = torch.int32 if n * n < 2**31 else torch.int64
+        self.crow = _crow(rows, n).to(index)
+        self.col = cols.to(index)
+        self.perm = torch.argsort(cols * n + rows)
+        self.crow_t = _crow(cols[self.perm], n).to(index)
+        self.col_t = rows[self.perm].to(index)
+
+    def csr(self, values: torch.Tensor) -> torch.Tensor:
+        """``W`` as a CSR tensor from its ``nnz`` values (CSR order)."""
+        return _csr(self.crow, self.col, values, self.n)
+
+    def csr_t(self, values: torch.Tensor) -> torch.Tensor:
+        """``W.T`` as a CSR tensor from W's ``nnz`` values (CSR order)."""
+        return _csr(self.crow_t, self.col_t, values[self.perm], self.n)
+
+
+def _crow(rows: torch.Tensor, n: int) -> torch.Tensor:
+    counts = torch.bincount(rows, minlength=n)
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+
+def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+
+
+# floats per operand of one sampled_addmm chunk (2 MiB: cache-sized chunks were 1.5-2x faster
+# than one chunk for the whole sequence at N=1024 and 4096, B=64, L=50; CPU time, 1 thread)
+SAMPLED_CHUNK_ELEMENTS = 1 << 19
+
+
+class SparseRecurrence(torch.autograd.Function):
+    """Whole-sequence CSR recurrence in unit-major layout: ``apply(drive_t, h0_t, values,
+    pattern, alpha, activation)``.
+
+    drive_t [T, N, B], h0_t [N, B], values [nnz] (W at ``pattern``'s nonzeros, CSR order);
+    returns states [T, N, B].
+    """
+
+    @staticmethod
+    def forward(ctx, drive, h0, values, pattern, alpha, activation):  # noqa: D102
+        w = pattern.csr(values.detach())
+        r_all, h_all = _forward_loop(
+            drive, h0, lambda out, d, h: torch.addmm(d, w, h, out=out), alpha, activation
+        )
+        ctx.alpha, ctx.activation, ctx.pattern = alpha, activation, pattern
+        ctx.save_for_backward(h0, values, r_all, h_all if alpha < 1.0 else None)
+        return h_all
+
+    @staticmethod
+    def backward(ctx, grad_states):  # noqa: D102
+        h0, values, r_all, h_all = ctx.saved_tensors
+        h_all = r_all if h_all is None else h_all
+        pattern = ctx.pattern
+        w_t = pattern.csr_t(values.detach())
+        delta, grad_h0 = _backward_loop(
+            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, w_t, d),
+            ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
+        )
+        grad_values = None
+        if ctx.needs_input_grad[2]:
+            grad_values = _sampled_weight_grad(delta, h_all, h0, pattern)
+        return delta, grad_h0, grad_values, None, None, None
+
+
+def _sampled_weight_grad(
+    delta: torch.Tensor, h_all: torch.Tensor, h0: torch.Tensor, pattern: SparsityPattern
+) -> torch.Tensor:
+    """``g[k] = sum_{t, b} delta[t, i_k, b] * h_{t-1}[j_k, b]`` at the nonzeros (i_k, j_k).
+
+    delta, h_all [T, N, B] (unit-major), h0 [N, B]; time steps in chunks so that each operand
+    of one ``sampled_addmm`` holds at most :data:`SAMPLED_CHUNK_ELEMENTS` floats.
+    """
+    n_steps, n, batch = delta.shape
+    chunk = max(1, SAMPLED_CHUNK_ELEMENTS // (n * batch))
+    ones = pattern.csr(torch.ones(pattern.nnz, dtype=delta.dtype, device=delta.device))
+    acc = None
+    for s in range(0, n_steps, chunk):
+        e = min(s + chunk, n_steps)
+        d = delta[s:e].permute(1, 0, 2).reshape(n, (e - s) * batch)  # [N, tc * B]
+        if s == 0:
+            prev = torch.cat([h0[None], h_all[: e - 1]])
+        else:
+            prev = h_all[s - 1 : e - 1]
+        p = prev.permute(0, 2, 1).reshape((e - s) * batch, n)  # [tc * B, N]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+            if acc is None:
+                acc = torch.sparse.sampled_addmm(ones, d, p, beta=0.0)
+            else:
+                acc = torch.sparse.sampled_addmm(acc, d, p)
+    return acc.values()
+
+
+def sparse_recurrence(
+    drive_t: torch.Tensor, h0_t: torch.Tensor, weight: torch.Tensor, pattern: SparsityPattern,
+    alpha: float, activation: str,
+) -> torch.Tensor:
+    """The sparse kernel in unit-major layout: states [T, N, B] from drive_t [T, N, B], h0_t
+    [N, B] and the dense [N, N] ``weight`` (read only at ``pattern``'s nonzeros; its gradient is
+    exactly 0 elsewhere). MaskedRNN calls this directly, so no [T, B, N] transposes are made."""
+    values = weight.reshape(-1)[pattern.flat]
+    return SparseRecurrence.apply(drive_t, h0_t.contiguous(), values, pattern, alpha, activation)
+
+
+# ------------------------------------------------------------------------------ dispatch
+def sparse_max_density(n: int) -> float:
+    """The ``auto`` threshold at ``n`` units: log-N interpolation of SPARSE_MAX_DENSITY."""
+    sizes = sorted(SPARSE_MAX_DENSITY)
+    if n <= sizes[0]:
+        return SPARSE_MAX_DENSITY[sizes[0]]
+    if n >= sizes[-1]:
+        return SPARSE_MAX_DENSITY[sizes[-1]]
+    for lo, hi in zip(sizes, sizes[1:], strict=False):
+        if lo <= n <= hi:
+            f = (math.log(n) - math.log(lo)) / (math.log(hi) - math.log(lo))
+            return SPARSE_MAX_DENSITY[lo] + f * (SPARSE_MAX_DENSITY[hi] - SPARSE_MAX_DENSITY[lo])
+    raise AssertionError("unreachable")
+
+
+def choose_kernel(n: int, density: float, device: torch.device | str = "cpu") -> str:
+    """``"dense"`` or ``"sparse"`` for a matrix recurrence of ``n`` units at ``density``.
+
+    CPU: sparse when ``density <= sparse_max_density(n)`` (measured crossovers). Other devices:
+    dense (the sparse kernel runs there too, but its crossovers were not measured).
+    """
+    if torch.device(device).type != "cpu":
+        return "dense"
+    return "sparse" if density < 1.0 and density <= sparse_max_density(n) else "dense"
+
+
+def check_kernel(kernel: str) -> str:
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel={kernel!r} is not one of {KERNELS}")
+    return kernel
+
+
+def recurrence(
+    drive: torch.Tensor,
+    h0: torch.Tensor,
+    weight: torch.Tensor,
+    alpha: float,
+    activation: str,
+    kernel: str,
+    mask: torch.Tensor | None = None,
+    pattern: SparsityPattern | None = None,
+) -> torch.Tensor:
+    """States [T, B, N] of the recurrence with the named kernel (``"auto"`` resolved here).
+
+    ``weight`` is the raw parameter: [N, N] (``mask`` bool [N, N] or None for all-to-all) or
+    the autapse vector [N]. ``pattern`` (the mask's :class:`SparsityPattern`) is needed for
+    ``"sparse"``; without one it is built from the mask (or from all N*N entries).
+    """
+    check_kernel(kernel)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+    if drive.shape[0] == 0:
+        return drive.new_zeros(drive.shape)
+    if weight.dim() == 1:  # autapse pool
+        if kernel == "reference":
+            return reference_recurrence(drive, h0, weight, alpha, activation)
+        return DiagonalRecurrence.apply(drive, h0, weight, alpha, activation)
+    n = weight.shape[0]
+    if kernel == "auto":
+        density = 1.0 if mask is None else (
+            pattern.density if pattern is not None else float(mask.sum()) / (n * n))
+        kernel = choose_kernel(n, density, drive.device)
+    if kernel == "sparse":
+        if pattern is None:
+            full = torch.ones(n, n, dtype=torch.bool, device=weight.device)
+            pattern = SparsityPattern(full if mask is None else mask)
+        states = sparse_recurrence(drive.transpose(1, 2).contiguous(), h0.T, weight, pattern,
+                                   alpha, activation)
+        return states.transpose(1, 2).contiguous()
+    w = weight if mask is None else weight * mask
+    if kernel == "reference":
+        return reference_recurrence(drive, h0, w, alpha, activation)
+    return DenseRecurrence.apply(drive, h0, w, alpha, activation)
