@@ -232,7 +232,7 @@ def classify(eigenvalues: np.ndarray, marginal_tol: float) -> tuple[np.ndarray, 
     n_marginal = (np.abs(mod - 1.0) <= marginal_tol).sum(1)
     n = eigenvalues.shape[1] if eigenvalues.ndim == 2 else 0
     labels = []
-    for nu, nm in zip(n_unstable.tolist(), n_marginal.tolist()):
+    for nu, nm in zip(n_unstable.tolist(), n_marginal.tolist(), strict=True):
         if nu == 0:
             labels.append("marginal" if nm else "stable")
         elif nu == n:

@@ -71,7 +71,8 @@ class StepMap:
     def __post_init__(self) -> None:
         n = self.bias.shape[0]
         if self.w_rec.shape not in ((n,), (n, n)):
-            raise ValueError(f"w_rec has shape {tuple(self.w_rec.shape)}; need ({n},) or ({n}, {n})")
+            raise ValueError(f"w_rec has shape {tuple(self.w_rec.shape)}; need ({n},) or "
+                             f"({n}, {n})")
         if self.w_in.shape[0] != n:
             raise ValueError(f"w_in has shape {tuple(self.w_in.shape)}; need ({n}, D)")
         if not 0 < self.alpha <= 1:
@@ -148,7 +149,7 @@ class StepMap:
         return (1.0 - self.alpha) * eye + self.alpha * slope[..., :, None] * w
 
     def rollout(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """States [B, T, N] after each step for inputs ``x`` [B, T, D] (h before step 0: h0 or 0)."""
+        """States [B, T, N] after each step of inputs ``x`` [B, T, D] (start: h0, or 0)."""
         x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
         u = self.drive(x)
         h = torch.zeros(x.shape[0], self.n, dtype=self.dtype, device=self.device) if h0 is None \
