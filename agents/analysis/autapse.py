@@ -295,6 +295,7 @@ class DelayMemory:
     memory: np.ndarray
     delay_steps: int
     n_trials: int
+    before: str = ""
 
     @property
     def memory_units(self) -> np.ndarray:
@@ -302,10 +303,19 @@ class DelayMemory:
 
 
 def delay_memory(afp: AutapseFixedPoints, rollout: object, cond: int, *, period: str = "delay",
-                 before: str = "stimulus", min_retention: float = 0.5, min_spread: float = 0.05
+                 before: str | None = None, min_retention: float = 0.5, min_spread: float = 0.05
                  ) -> DelayMemory:
-    """Which units hold the stimulus through ``period``; ``cond`` indexes the delay input."""
+    """Which units hold the stimulus through ``period``; ``cond`` indexes the delay input.
+
+    ``before``: the period that ends where ``period`` starts (default: found from the trials,
+    e.g. ``stimulus`` in dlygo, ``stim1`` in dlydm1, ``sample`` in dms).
+    """
     b = rollout.batch
+    if before is None and period in b.start:
+        ends = [p for p in b.start if p != period and (b.stop[p] == b.start[period]).any()]
+        if not ends:
+            raise ValueError(f"no period of {rollout.task!r} ends where {period!r} starts")
+        before = max(ends, key=lambda p: int((b.stop[p] == b.start[period]).sum()))
     for p in (period, before):
         if p not in b.start:
             raise ValueError(f"period {p!r} is not a period of {rollout.task!r}")
@@ -328,4 +338,4 @@ def delay_memory(afp: AutapseFixedPoints, rollout: object, cond: int, *, period:
     with np.errstate(divide="ignore", invalid="ignore"):
         retention = np.where(sp0 > 0, sp1 / sp0, 0.0)
     memory = (retention >= min_retention) & (sp0 >= min_spread * max(sp0.max(), 1e-300))
-    return DelayMemory(sp0, sp1, retention, predicted, memory, longest, int(rows.size))
+    return DelayMemory(sp0, sp1, retention, predicted, memory, longest, int(rows.size), before)

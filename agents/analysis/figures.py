@@ -46,7 +46,8 @@ def pca_basis(states: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_pca(rollout: object, fps: object, path: str | Path, *, color_by: str | None = None,
              max_trials: int = 64, title: str = "") -> Path:
-    """Trajectories of up to ``max_trials`` trials and the fixed/slow points, top 2 PCs."""
+    """Trajectories of up to ``max_trials`` trials (delay steps thick, colour: ``color_by``
+    angle) and the fixed/slow points, in the top 2 PCs of all valid states."""
     plt = _plt()
     valid = rollout.batch.valid
     mean, pcs = pca_basis(rollout.states[valid])
@@ -60,6 +61,10 @@ def plot_pca(rollout: object, fps: object, path: str | Path, *, color_by: str | 
         z = (rollout.states[i, : rollout.batch.length[i]] - mean) @ pcs
         c = cmap(np.mod(col[i], 2 * np.pi) / (2 * np.pi)) if col is not None else "0.6"
         ax.plot(z[:, 0], z[:, 1], "-", color=c, lw=0.6, alpha=0.6)
+        if "delay" in rollout.batch.start:  # the delay segment drawn thick
+            lo, hi = rollout.batch.start["delay"][i], rollout.batch.stop["delay"][i]
+            if hi > lo:
+                ax.plot(z[lo:hi, 0], z[lo:hi, 1], "-", color=c, lw=2.0)
     if fps.slow_points.shape[0]:
         z = (fps.slow_points - mean) @ pcs
         ax.plot(z[:, 0], z[:, 1], ".", color="0.3", ms=3, label=f"slow ({len(z)})")

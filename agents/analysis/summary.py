@@ -98,13 +98,12 @@ def analyze_checkpoint(path: str | os.PathLike, task: str, *, n_trials: int = 25
             "n_w_near_1": int((np.abs(afp.w - 1.0) < 0.05).sum()),
         }
         out.autapse = afp
-        if "delay" in batch.start and "stimulus" in batch.start and \
-                (batch.stop["delay"] > batch.start["delay"]).any():
+        if "delay" in batch.start and (batch.stop["delay"] > batch.start["delay"]).any():
             mem = delay_memory(afp, ro, periods.index("delay"))
             summary["autapse"]["delay_memory"] = {
                 "n_memory_units": int(mem.memory.sum()),
                 "memory_units": mem.memory_units.tolist(),
-                "delay_steps": mem.delay_steps, "n_trials": mem.n_trials,
+                "delay_steps": mem.delay_steps, "n_trials": mem.n_trials, "before": mem.before,
                 "retention_of_memory_units": [round(float(v), 3)
                                               for v in mem.retention[mem.memory]],
                 "predicted_of_memory_units": [round(float(v), 3)
@@ -168,7 +167,8 @@ def format_summary(s: dict) -> str:
                          f"stable point")
         if "delay_memory" in a:
             m = a["delay_memory"]
-            lines.append(f"  delay memory ({m['delay_steps']} steps, {m['n_trials']} trials): "
+            lines.append(f"  delay memory ({m['delay_steps']} steps after {m['before']}, "
+                         f"{m['n_trials']} trials): "
                          f"{m['n_memory_units']} units {m['memory_units'][:20]}")
     if "ring" in s:
         r = s["ring"]
