@@ -143,3 +143,19 @@ def test_errors():
         autapse_fixed_points(np.ones(2), np.zeros((1, 2)), alpha=0.5, act="elu")
     with pytest.raises(ValueError, match="w must be"):
         autapse_fixed_points(np.ones(2), np.zeros((1, 3)), alpha=0.5, act="relu")
+
+
+def test_generic_finder_labels_the_marginal_unit_marginal():
+    """ReLU autapses, alpha = 0.5: unit 0 has w = 1, c = 0 (a line), unit 1 decays to c/(1-w)."""
+    step = StepMap(torch.zeros(2, 1, dtype=torch.float64), torch.tensor([0.0, 0.4],
+                   dtype=torch.float64), torch.tensor([1.0, 0.6], dtype=torch.float64), 0.5,
+                   "relu")
+    afp = autapse_fixed_points(np.array([1.0, 0.6]), np.array([[0.0, 0.4]]), alpha=0.5,
+                               act="relu")
+    assert afp.marginal()[0].tolist() == [True, False]
+    h0 = np.stack([np.linspace(0.2, 2.0, 8), np.full(8, 3.0)], 1)
+    fps = find_fixed_points(step, np.zeros(1), h0)
+    assert fps.n_fixed == 8 and set(fps.labels) == {"marginal"}
+    np.testing.assert_allclose(fps.points[:, 1], 1.0, atol=1e-10)  # c / (1 - w)
+    np.testing.assert_allclose(np.abs(fps.eigenvalues), [[1.0, 0.8]] * 8, atol=1e-12)
+    assert nearest_root_error(afp, fps.points, 0).max() < 1e-10
