@@ -77,7 +77,10 @@ def plot_pca(rollout: object, fps: object, path: str | Path, *, color_by: str | 
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.set_title(title or f"{rollout.task}: trajectories and fixed points", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.text(0.02, 0.02, "no fixed or slow point", transform=ax.transAxes, fontsize=7)
     return _save(fig, path)
 
 

@@ -79,6 +79,7 @@ def analyze_checkpoint(path: str | os.PathLike, task: str, *, n_trials: int = 25
         "fixed_points": {
             "n_fixed": fps.n_fixed, "labels": fps.counts(), "n_slow": int(len(fps.slow_q)),
             "q_max": float(fps.q.max()) if fps.n_fixed else None,
+            "q_min_all_states": float(np.nanmin(fps.q_final)),
             "max_modulus": [float(np.abs(e).max()) for e in fps.eigenvalues[:10]],
             "slowest_tau_ms": [float(t.max()) for t in fps.time_constants()[:10]],
         },
@@ -151,7 +152,7 @@ def format_summary(s: dict) -> str:
         f"task {s['task']}: decision-step accuracy {s['accuracy']} (noise-free trials)",
         f"fixed points under the {s['period']} input: {fp['n_fixed']} "
         f"{fp['labels']} from {s['n_init']} initial states; {fp['n_slow']} slow points; "
-        f"max q {fp['q_max']}",
+        f"max q {fp['q_max']}; lowest q of any state {fp['q_min_all_states']:.3g}",
     ]
     if fp["max_modulus"]:
         lines.append("  largest |lambda| of the first points: "
