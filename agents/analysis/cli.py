@@ -33,20 +33,26 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", default=None,
                    help="period whose input is held constant (default delay, else stimulus)")
     p.add_argument("--seed", type=int, default=0, help="trials and initial states (default 0)")
+    p.add_argument("--adam-steps", type=int, default=300,
+                   help="Adam iterations of the fixed-point search (default 300)")
+    p.add_argument("--adam-lr", type=float, default=1e-2,
+                   help="initial Adam learning rate (default 0.01)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..checkpoints import CheckpointError
+    from .fixed_points import FixedPointConfig
     from .summary import analyze_checkpoint, format_summary, write_figures, write_summary
 
     try:
         for name in ("trials", "init"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name}={getattr(args, name)} must be >= 1")
+        config = FixedPointConfig(adam_steps=args.adam_steps, adam_lr=args.adam_lr)
         a = analyze_checkpoint(args.checkpoint, args.task, n_trials=args.trials,
                                n_init=args.init, seed=args.seed, period=args.period,
-                               device=args.device)
+                               device=args.device, config=config)
     except (CheckpointError, ValueError) as exc:
         print(f"modcog analyze: error: {exc}", file=sys.stderr)
         return 2

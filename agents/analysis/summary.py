@@ -75,6 +75,7 @@ def analyze_checkpoint(path: str | os.PathLike, task: str, *, n_trials: int = 25
         "hidden_size": model.config.hidden_size, "activation": model.config.activation,
         "iter_num": int(ckpt["iter_num"]), "train_tasks": cfg["tasks"], "period": period,
         "n_trials": n_trials, "n_init": n_init, "seed": seed,
+        "adam_steps": fps.config.adam_steps, "adam_lr": fps.config.adam_lr,
         "accuracy": _accuracy(ro),
         "fixed_points": {
             "n_fixed": fps.n_fixed, "labels": fps.counts(), "n_slow": int(len(fps.slow_q)),
