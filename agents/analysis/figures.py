@@ -45,12 +45,16 @@ def pca_basis(states: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_pca(rollout: object, fps: object, path: str | Path, *, color_by: str | None = None,
-             max_trials: int = 64, title: str = "") -> Path:
+             max_trials: int = 64, basis_period: str | None = "delay", title: str = "") -> Path:
     """Trajectories of up to ``max_trials`` trials (delay steps thick, colour: ``color_by``
-    angle) and the fixed/slow points, in the top 2 PCs of all valid states."""
+    angle) and the fixed/slow points, in the top 2 PCs of the states of ``basis_period``
+    (all valid states when the task lacks it or it is None)."""
     plt = _plt()
-    valid = rollout.batch.valid
-    mean, pcs = pca_basis(rollout.states[valid])
+    basis = rollout.batch.valid
+    if basis_period is not None and basis_period in rollout.batch.start:
+        m = rollout.period_mask(basis_period)
+        basis = m if m.sum() >= 3 else basis
+    mean, pcs = pca_basis(rollout.states[basis])
     fig, ax = plt.subplots(figsize=(4.6, 4))
     params = rollout.batch.params
     col = None
@@ -74,7 +78,8 @@ def plot_pca(rollout: object, fps: object, path: str | Path, *, color_by: str | 
         marker, color = _STYLE.get(lab, ("^", "tab:orange"))
         ax.plot(z[:, 0], z[:, 1], marker, color=color, ms=6, mfc="none", mew=1.4,
                 label=f"{lab} ({len(z)})")
-    ax.set_xlabel("PC 1")
+    which = basis_period if basis is not rollout.batch.valid else "all"
+    ax.set_xlabel(f"PC 1 ({which} states)")
     ax.set_ylabel("PC 2")
     ax.set_title(title or f"{rollout.task}: trajectories and fixed points", fontsize=9)
     if ax.get_legend_handles_labels()[0]:
