@@ -55,3 +55,5 @@ def test_bad_input_exits_2_with_one_line(dense_ckpt, tmp_path, capsys):
     assert len(err) == 1 and "did you mean 'dlygo'" in err[0]
     assert main([str(dense_ckpt), "--task", "dlygo", "--period", "nap"]) == 2
     assert "period='nap'" in capsys.readouterr().err
+    assert main([str(dense_ckpt), "--task", "dlygo", "--adam-steps", "-1"]) == 2
+    assert "adam_steps=-1" in capsys.readouterr().err
