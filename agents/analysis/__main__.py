@@ -1,0 +1,7 @@
+"""``python -m agents.analysis CHECKPOINT --task T [--out DIR]``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
