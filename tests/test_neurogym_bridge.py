@@ -94,7 +94,9 @@ def test_new_trial_exposes_trial_the_neurogym_way():
     np.testing.assert_array_equal(
         env.view_groundtruth("decision"), expected.label[expected.decision]
     )
-    assert info["ground_truth"] == expected.label[expected.start["decision"]]
+    # NeuroGym's ground truth: the ring index of the response (label 1 + ground truth)
+    assert 1 + info["ground_truth"] == expected.label[expected.start["decision"]]
+    assert info["ground_truth"] == expected.params["response"] and info["ground_truth"] in env.choices
 
 
 def test_spaces_are_named_as_in_neurogym_yang19():
@@ -137,8 +139,12 @@ def test_bad_arguments_raise():
     env = NeuroGymTaskEnv("go")
     with pytest.raises(ValueError, match=re.escape("seed=-1 must be None or an int >= 0")):
         env.seed(-1)
-    with pytest.raises(ValueError, match=re.escape("take no conditions")):
-        env.new_trial(ground_truth=3)
+    with pytest.raises(ValueError, match=re.escape("condition 'colour' is not a parameter of 'go'")):
+        env.new_trial(colour=3)
+    with pytest.raises(ValueError, match=re.escape("new_trial(ground_truth=16) is not a choice")):
+        env.new_trial(ground_truth=16)
+    with pytest.raises(ValueError, match=re.escape("no trial of 'go' satisfies")):
+        env.new_trial(target=3, ground_truth=4)  # go: the response is the target
     with pytest.raises(ValueError, match=re.escape("not in the action space")):
         env.reset(seed=0)
         env.step(1 + N)
