@@ -142,7 +142,7 @@ class NeuroGymTaskEnv(TrialEnv):
     (:mod:`modcog_env.neurogym_registration`).
     """
 
-    PREFETCH = 32  # trials sampled at once when the env plays its stream alone
+    PREFETCH = 64  # trials sampled at once when the env plays its stream alone
 
     metadata: ClassVar[dict[str, Any]] = {
         "paper_name": "Mod-Cog: A modular approach to cognitive tasks (Khona et al. 2023); "
@@ -272,7 +272,7 @@ class NeuroGymTaskEnv(TrialEnv):
             if batch is None or not first <= k < first + batch.batch_size:
                 first, batch = k, self.task.sample(self.stream_seed, range(k, k + self.PREFETCH))
                 self._prefetch = (first, batch)
-            trial = batch.trial(k - first)
+            trial = batch.trial(k - first, copy=False)  # views: each row is played once
         else:  # in a schedule the next position of this task is unknown until it is drawn
             trial = self.task.sample(self.stream_seed, [k], occurrence=[self._count]).trial(0)
         self._count += 1

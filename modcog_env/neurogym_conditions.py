@@ -36,8 +36,7 @@ from .trials import Trial, TrialBatch
 MATCH_CHOICES = ("match", "non-match")
 BOOKKEEPING = ("probs", "p")  # keys NeuroGym wrappers pass along that name no trial parameter
 CONDITION_BASE = 2**62  # first candidate index of conditioned trials (int64, far above any k)
-CANDIDATES_PER_ROUND = 128
-ROUNDS = 8  # 1024 candidates in all
+ROUNDS = (16, 48, 192, 768)  # candidates sampled per round, 1024 in all (cheap when p is large)
 
 
 def choices(task: Task) -> np.ndarray | list[str]:
@@ -112,7 +111,7 @@ def candidate_indices(k: int, conditions: Mapping[str, object]) -> np.ndarray:
     """int64 [1024] candidate trial indices of the conditioned trial ``k`` (module docstring)."""
     key = repr((int(k), sorted(conditions.items())))
     h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") >> 12
-    per = CANDIDATES_PER_ROUND * ROUNDS
+    per = sum(ROUNDS)
     return CONDITION_BASE + h * per + np.arange(per, dtype=np.int64)
 
 
@@ -143,8 +142,10 @@ def conditioned_trial(
     """The trial of position ``k`` in stream ``seed`` satisfying ``conditions`` (keyed as in the
     module docstring); ``occurrence`` is the task's count in its stream (modality alternation)."""
     idx = candidate_indices(k, conditions)
-    for r in range(ROUNDS):
-        part = idx[r * CANDIDATES_PER_ROUND : (r + 1) * CANDIDATES_PER_ROUND]
+    start = 0
+    for size in ROUNDS:  # the first satisfying candidate, whatever the round sizes
+        part = idx[start : start + size]
+        start += size
         batch = task.sample(seed, part, occurrence=np.full(part.size, occurrence))
         hits = np.flatnonzero(satisfied(task, batch, conditions))
         if hits.size:
