@@ -264,9 +264,7 @@ class NeuroGymTaskEnv(TrialEnv):
         siblings = self._siblings()
         k = sum(e._count for e in siblings)
         if conds:
-            trial = conditions.conditioned_trial(
-                self.task, self.stream_seed, k, self._count, conds
-            )
+            trial = conditions.conditioned_trial(self.task, self.stream_seed, k, self._count, conds)
         elif len(siblings) == 1:  # alone: trial k is the k-th of the stream; sample ahead
             first, batch = self._prefetch
             if batch is None or not first <= k < first + batch.batch_size:
@@ -309,14 +307,16 @@ class NeuroGymTaskEnv(TrialEnv):
         if num_trials < 1:
             raise ValueError(f"num_trials={num_trials!r} must be an int >= 1")
         k, occ = self._next_index(), self._count
-        lengths = np.concatenate([
-            self.task.sample(
-                self.stream_seed,
-                range(k + a, k + min(a + _STATS_CHUNK, num_trials)),
-                occurrence=range(occ + a, occ + min(a + _STATS_CHUNK, num_trials)),
-            ).length
-            for a in range(0, int(num_trials), _STATS_CHUNK)
-        ])
+        lengths = np.concatenate(
+            [
+                self.task.sample(
+                    self.stream_seed,
+                    range(k + a, k + min(a + _STATS_CHUNK, num_trials)),
+                    occurrence=range(occ + a, occ + min(a + _STATS_CHUNK, num_trials)),
+                ).length
+                for a in range(0, int(num_trials), _STATS_CHUNK)
+            ]
+        )
         return {
             "mean": round(float(np.mean(lengths)), 3),
             "std": round(float(np.std(lengths)), 3),
