@@ -17,6 +17,12 @@ Metrics (argmax of the logits at each step against the label; padding never coun
 
 Each is reported per task and as the unweighted mean over tasks. :func:`score` computes them
 from ``(logits, TrialBatch)`` alone; :func:`evaluate` runs a model on a held-out set.
+
+Yang et al. (2019)'s performance measure (``convention="yang2019"``, regression outputs) is
+:func:`yang_perf`: at the last step of a trial, a trial that must fixate (``y_loc`` < 0) is
+correct when the fixation output is > 0.5; any other trial is correct when the fixation output is
+<= 0.5 and the population-vector angle of the ring outputs (:func:`popvec`) lies within
+0.2 pi of ``y_loc``. :func:`yang_score` averages it per task of a TrialBatch.
 """
 
 from __future__ import annotations
@@ -220,6 +226,68 @@ def evaluate(
         model.train(was_training)
     merged = {k: np.concatenate([s[k] for s in scores]) for k in scores[0]}
     return summarize(merged, np.concatenate(task_idx), tasks.names)
+
+
+# ------------------------------------------------------------------------------------ Yang 2019
+YANG_FIX_THRESHOLD = 0.5
+YANG_ANGLE_TOLERANCE = 0.2 * np.pi
+
+
+def popvec(y: object) -> np.ndarray:
+    """Population-vector angle in [0, 2 pi) of ring activities ``y`` [..., N] (numpy or torch).
+
+    Unit k prefers 2 pi k / N; the angle is atan2(sum y sin, sum y cos). Rows whose activities sum
+    to 0 give NaN (no direction), as in Yang's ``popvec``.
+    """
+    y = _to_numpy(y).astype(np.float64)
+    pref = np.arange(y.shape[-1]) * (2 * np.pi / y.shape[-1])
+    total = y.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = (y * np.cos(pref)).sum(axis=-1) / total
+        s = (y * np.sin(pref)).sum(axis=-1) / total
+    return np.mod(np.arctan2(s, c), 2 * np.pi)
+
+
+def yang_perf(outputs: object, y_loc: object, length: object | None = None) -> np.ndarray:
+    """float64 [B] Yang's performance (1 correct, 0 wrong) of ``outputs`` [B, T, 1 + N].
+
+    ``outputs`` are the network's outputs after the sigmoid (channel 0 fixation, then the ring),
+    ``y_loc`` [B, T] the target angle (-1: fixate), batch first; numpy or torch. The last step is
+    ``length - 1`` per trial when ``length`` [B] is given, else the last column.
+    """
+    out, loc = _to_numpy(outputs), _to_numpy(y_loc)
+    if out.ndim != 3 or loc.shape != out.shape[:2] or out.shape[2] < 2:
+        raise ValueError(
+            f"outputs must be [B, T, 1 + N] and y_loc [B, T], got {out.shape} and {loc.shape}"
+        )
+    rows = np.arange(out.shape[0])
+    last = (
+        np.full(out.shape[0], out.shape[1] - 1)
+        if length is None
+        else np.asarray(_to_numpy(length), np.int64) - 1
+    )
+    if last.shape != rows.shape or (last < 0).any() or (last >= out.shape[1]).any():
+        raise ValueError(f"length must be [B] with values in 1..{out.shape[1]}, got {length!r}")
+    final, target = out[rows, last], loc[rows, last].astype(np.float64)
+    fixating = final[:, 0] > YANG_FIX_THRESHOLD
+    d = np.abs(popvec(final[:, 1:]) - target)
+    dist = np.minimum(d, 2 * np.pi - d)
+    near = dist < YANG_ANGLE_TOLERANCE  # NaN (no direction) compares False
+    should_fix = target < 0
+    return np.where(should_fix, fixating, near & ~fixating).astype(np.float64)
+
+
+def yang_score(outputs: object, batch: TrialBatch) -> dict[str, float]:
+    """Mean :func:`yang_perf` per task of a ``yang2019`` TrialBatch (outputs [B, T, 1 + N])."""
+    if batch.y_loc is None:
+        raise ValueError("batch has no y_loc: Yang's measure needs convention='yang2019' trials")
+    perf = yang_perf(outputs, batch.y_loc, batch.length)
+    names = batch.task_names or tuple(f"task{i}" for i in range(int(batch.task.max()) + 1))
+    return {
+        names[i]: float(perf[batch.task == i].mean())
+        for i in range(len(names))
+        if (batch.task == i).any()
+    }
 
 
 def _to_numpy(x: object) -> np.ndarray:

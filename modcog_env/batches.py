@@ -29,6 +29,7 @@ from .trials import TrialBatch
 LOSS_WEIGHTS = ("all", "decision", "yang")
 OUTPUTS = ("numpy", "torch")
 MODES = ("stream", "trial")
+TARGETS = ("class", "regression")
 YANG_GRACE_MS = 100.0  # Yang et al. 2019: no loss in the first 100 ms and 100 ms after the go cue
 YANG_RESPONSE_WEIGHT = 5.0
 
@@ -64,6 +65,8 @@ class StreamWindow:
     decision: np.ndarray  # bool decision mask
     task: np.ndarray  # int64 task index of the trial each step belongs to
     trial_start: np.ndarray  # bool: the step is step 0 of a trial
+    y: np.ndarray | None = None  # float32 [..., K] regression target (targets="regression")
+    c_mask: np.ndarray | None = None  # float32 [..., K] cost mask (targets="regression")
 
 
 class _StreamCutter:
@@ -77,9 +80,16 @@ class _StreamCutter:
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
 
     def __init__(
-        self, streams: TaskStreams, rows: int, weights: str, batch_first: bool, prefetch: int
+        self,
+        streams: TaskStreams,
+        rows: int,
+        weights: str,
+        batch_first: bool,
+        prefetch: int,
+        regression: bool = False,
     ) -> None:
         self.streams, self.rows, self.weights = streams, rows, weights
+        self.regression = regression  # also cut the yang2019 arrays y and c_mask
         self.batch_first, self.prefetch = batch_first, prefetch
         self.block = self._empty(0)
         self.head = 0  # first unread step of every row
@@ -89,7 +99,7 @@ class _StreamCutter:
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
         b, d = self.rows, self.streams.ob_size
-        return {
+        block = {
             "ob": np.empty((capacity, b, d), np.float32),
             "label": np.empty((capacity, b), np.int64),
             "weight": np.empty((capacity, b), np.float32),
@@ -97,6 +107,11 @@ class _StreamCutter:
             "task": np.empty((capacity, b), np.int64),
             "trial_start": np.empty((capacity, b), bool),
         }
+        if self.regression:
+            k = self.streams.n_actions
+            block["y"] = np.empty((capacity, b, k), np.float32)
+            block["c_mask"] = np.empty((capacity, b, k), np.float32)
+        return block
 
     def _refill(self, state, seq_len: int) -> None:
         """Move unread steps to the block start, then append trials until every row holds
@@ -122,7 +137,7 @@ class _StreamCutter:
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
         base, cap = self.streams.base_size, block["label"].shape[0]
         flat = {
-            k: v.reshape(cap * self.rows, -1) if k == "ob" else v.reshape(-1)
+            k: v.reshape(cap * self.rows, -1) if v.ndim == 3 else v.reshape(-1)
             for k, v in block.items()
         }
         for i, sel, tb in parts:
@@ -145,6 +160,8 @@ class _StreamCutter:
             flat["decision"][dst] = tb.decision.reshape(-1)[src]
             flat["task"][dst] = i
             flat["trial_start"][dst] = t == 0
+            if self.regression:
+                _write_targets(flat, tb, src, dst)
         self.block, self.head, self.extent = block, 0, new_extent
         self.refills += 1
 
@@ -163,6 +180,15 @@ class _StreamCutter:
         return StreamWindow(**out)
 
 
+def _write_targets(flat: dict[str, np.ndarray], tb: TrialBatch, src, dst) -> None:
+    """Copy the real steps ``src`` (flat [B*T] indices) of ``tb.y``/``tb.c_mask`` to ``dst``."""
+    if not tb.has_targets:
+        raise ValueError("targets='regression' needs trials with y and c_mask (yang2019)")
+    for key in ("y", "c_mask"):
+        arr = getattr(tb, key)
+        flat[key][dst] = arr.reshape(-1, arr.shape[-1])[src]
+
+
 class Batches:
     """Iterator of supervised batches from task streams; see the module docstring.
 
@@ -173,7 +199,11 @@ class Batches:
     ``"decision"``, ``"yang"``), ``with_mask`` (yield ``(x, y, weight)`` instead of ``(x, y)``),
     ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
     ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never),
-    ``prefetch`` (stream mode: windows generated per refill; changes speed, never content).
+    ``prefetch`` (stream mode: windows generated per refill; changes speed, never content),
+    ``targets``: ``"class"`` (default; ``y`` is the int64 label) or ``"regression"``
+    (``convention="yang2019"`` only): every batch is ``(x, y, c_mask)`` with Yang's float32
+    target ``y`` [.., K] and cost mask ``c_mask`` [.., K] (K = 1 + dim_ring), in both modes
+    (``with_mask`` and ``loss_weights`` are then not used).
     """
 
     def __init__(
@@ -188,8 +218,8 @@ class Batches:
         schedule: str | Schedule = "random-no-repeat",
         schedule_kwargs: Mapping[str, object] | None = None,
         convention: str = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
         rule_inputs: bool | None = None,
@@ -201,8 +231,12 @@ class Batches:
         pin_memory: bool = False,
         max_batches: int | None = None,
         prefetch: int = 8,
+        targets: str = "class",
     ) -> None:
         _check_positive_int(batch_size, "batch_size")
+        if targets not in TARGETS:
+            raise ValueError(f"targets={targets!r} is not one of {TARGETS}")
+        self.targets = targets
         _check_positive_int(prefetch, "prefetch")
         self.prefetch = prefetch
         if mode not in MODES:
@@ -231,6 +265,7 @@ class Batches:
                 timing=timing,
                 rule_inputs=rule_inputs,
             )
+        _check_regression(self.streams, targets)
         rows = range(batch_size) if streams is None else list(streams)
         if len(rows) != batch_size:
             raise ValueError(
@@ -251,7 +286,12 @@ class Batches:
             self.seed = seed
         self.state = self.streams.start(stream_seeds(self.seed, self.stream_ids))
         self.cutter = _StreamCutter(
-            self.streams, self.batch_size, self.loss_weights, self.batch_first, self.prefetch
+            self.streams,
+            self.batch_size,
+            self.loss_weights,
+            self.batch_first,
+            self.prefetch,
+            regression=self.targets == "regression",
         )
         self.batches_made = 0
 
@@ -282,15 +322,18 @@ class Batches:
     def __next__(self) -> tuple:
         if self.max_batches is not None and self.batches_made >= self.max_batches:
             raise StopIteration
+        regression = self.targets == "regression"
         if self.mode == "stream":
             w = self.next_window()
-            x, y, m = w.ob, w.label, w.weight
+            x, y, m = (w.ob, w.y, w.c_mask) if regression else (w.ob, w.label, w.weight)
         else:
             trials, m = self.next_trials()
             x, y = trials.ob, trials.label
+            if regression:
+                y, m = trials.y, trials.c_mask
             if not self.batch_first:
                 x, y, m = (np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in (x, y, m))
-        out = (x, y, m) if self.with_mask else (x, y)
+        out = (x, y, m) if self.with_mask or regression else (x, y)
         return self._convert(out)
 
     def _convert(self, arrays: tuple) -> tuple:
@@ -329,6 +372,7 @@ class Batches:
                     seed=parent.seed,
                     streams=parent.stream_ids + w * span,
                     prefetch=parent.prefetch,
+                    targets=parent.targets,
                     loss_weights=parent.loss_weights,
                     with_mask=parent.with_mask,
                     batch_first=parent.batch_first,
@@ -338,6 +382,18 @@ class Batches:
                 return iter(clone)
 
         return _BatchesDataset()
+
+
+def _check_regression(streams: object, targets: str) -> None:
+    """``targets="regression"`` needs yang2019 tasks (the only ones with y and c_mask)."""
+    if targets != "regression":
+        return
+    tasks = getattr(streams, "tasks", [])
+    if not tasks or not all(getattr(t.conv, "yang_tasks", False) for t in tasks):
+        raise ValueError(
+            "targets='regression' needs convention='yang2019' (the only convention whose trials "
+            "carry the regression target y and the cost mask c_mask)"
+        )
 
 
 def _check_positive_int(value: object, name: str) -> None:

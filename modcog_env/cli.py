@@ -208,11 +208,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------- parser
+DT_HELP = "step in ms, divides 100 (default: the convention's, 100; yang2019: 20)"
+
+
 def add_convention(p: argparse.ArgumentParser, default: str | None = "modcog") -> None:
     p.add_argument(
         "--convention",
         default=default,
-        help="'modcog' or 'reference', see docs/conventions.md (default modcog)",
+        help="'modcog', 'reference' or 'yang2019', see docs/conventions.md (default modcog)",
     )
 
 
@@ -239,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--collection", default="20-cog", help=f"one of {', '.join(COLLECTIONS)} (default: 20-cog)"
     )
     add_convention(p)
-    p.add_argument("--dt", type=float, default=100.0, help="step in ms, divides 100 (default 100)")
+    p.add_argument("--dt", type=float, default=None, help=DT_HELP)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="write a PNG of one trial and print its path")
@@ -249,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--index", type=_nonnegative_int, default=0, help="trial index in the stream (default 0)"
     )
     add_convention(p)
-    p.add_argument("--dt", type=float, default=100.0, help="step in ms, divides 100 (default 100)")
+    p.add_argument("--dt", type=float, default=None, help=DT_HELP)
     p.add_argument(
         "--out", default=None, help="PNG path (default outputs/<task>_seed<S>_trial<K>.png)"
     )

@@ -2,7 +2,9 @@
 
 ``"modcog"`` (default) corrects every defect listed in TASKS.md §2.2; ``"reference"`` reproduces
 the public Mod-Cog code's trial distribution and NeuroGym's step rewards. ``"yang2019"`` is
-reserved: it raises ``NotImplementedError`` until it exists. Each flag names one row of the table.
+Yang et al.'s own task generator (gyyang/multitask ``task.py``, TASKS.md §2.4): other task
+classes (:mod:`modcog_env.tasks.yang2019`), 32 units per ring, dt 20 ms and regression targets;
+its §2.2 flags are those of ``modcog``. Each flag names one row of the table.
 """
 
 from __future__ import annotations
@@ -23,13 +25,20 @@ class Convention:
     dmc_sample_gt_half: bool  # (f) dmc sample category [i > N/2] instead of [i >= N/2]
     modality_alternates: bool  # (h1) modality 1, 2, 1, 2, ... per task stream
     neurogym_rewards: bool  # (g, h2, h3) NeuroGym step rewards instead of TASKS.md §7.2
+    default_dt: float = 100.0  # dt (ms) when the caller passes dt=None
+    default_dim_ring: int = 16  # units per ring when the caller passes dim_ring=None
+    yang_tasks: bool = False  # tasks are built by modcog_env.tasks.yang2019 (targets y, c_mask)
 
 
 MODCOG = Convention("modcog", False, False, False, False, False, False, False)
 REFERENCE = Convention("reference", True, True, True, True, True, True, True)
+YANG2019 = Convention(
+    "yang2019", False, False, False, False, False, False, False,
+    default_dt=20.0, default_dim_ring=32, yang_tasks=True,
+)  # fmt: skip
 
-CONVENTIONS: dict[str, Convention] = {c.name: c for c in (MODCOG, REFERENCE)}
-RESERVED = ("yang2019",)
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (MODCOG, REFERENCE, YANG2019)}
+RESERVED: tuple[str, ...] = ()
 
 
 def get_convention(convention: str | Convention) -> Convention:
@@ -47,3 +56,15 @@ def get_convention(convention: str | Convention) -> Convention:
     hint = difflib.get_close_matches(str(convention), [*CONVENTIONS, *RESERVED], n=1)
     extra = f"; did you mean {hint[0]!r}?" if hint else ""
     raise ValueError(f"convention={convention!r} is not one of {sorted(CONVENTIONS)}{extra}")
+
+
+def resolve_defaults(
+    convention: str | Convention, dt: float | None, dim_ring: int | None
+) -> tuple[float, int]:
+    """(dt, dim_ring) with ``None`` replaced by the convention's defaults (100 ms and 16 for
+    ``modcog``/``reference``, 20 ms and 32 for ``yang2019``)."""
+    conv = get_convention(convention)
+    return (
+        conv.default_dt if dt is None else dt,
+        conv.default_dim_ring if dim_ring is None else dim_ring,
+    )

@@ -73,6 +73,9 @@ class TaskEnv(gym.Env):
     ## Oracle policy
     ``env.unwrapped.trial`` is the current :class:`~modcog_env.trials.Trial` and ``env.unwrapped.t``
     the index of the coming step, so ``action = env.unwrapped.trial.label[env.unwrapped.t]``.
+    Under ``convention="yang2019"`` the trial also carries Yang's regression target
+    ``trial.y`` [T, 33], response angle ``trial.y_loc`` [T] and cost mask ``trial.c_mask``
+    [T, 33]; ``dt`` and ``dim_ring`` default (``None``) to the convention's (20 ms and 32 there).
 
     >>> import gymnasium as gym, modcog_env
     >>> env = gym.make("ModCog-DelayGo-v0")
@@ -92,8 +95,8 @@ class TaskEnv(gym.Env):
         task: str = "dlygo",
         *,
         convention: str = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
         rewards: Mapping[str, float] | None = None,
@@ -349,8 +352,8 @@ class MultiTaskEnv(TaskEnv):
         schedule: str | Schedule = "random-no-repeat",
         schedule_kwargs: Mapping[str, object] | None = None,
         convention: str = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         rewards: Mapping[str, float] | None = None,
         continuous: bool = False,

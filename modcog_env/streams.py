@@ -56,7 +56,8 @@ class TaskStreams:
 
     ``tasks``: a collection key (``"20-cog"``, ``"mod-cog-82"``, ``"mod-cog-126"``), one task name,
     a list of names, or a list of Task objects (they must share convention, dt and dim_ring).
-    ``rule_inputs`` (default: more than one task) appends a one-hot of the task index.
+    ``rule_inputs`` (default: more than one task) appends a one-hot of the task index; under
+    ``yang2019`` it is ignored, as every task already shows Yang's 20 rule units.
     """
 
     def __init__(
@@ -66,8 +67,8 @@ class TaskStreams:
         schedule: str | Schedule = "random-no-repeat",
         schedule_kwargs: Mapping[str, object] | None = None,
         convention: str = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
         rule_inputs: bool | None = None,
@@ -85,6 +86,8 @@ class TaskStreams:
         self.n = len(self.tasks)
         self.schedule = make_schedule(schedule, self.n, **dict(schedule_kwargs or {}))
         self.rule_inputs = self.n > 1 if rule_inputs is None else bool(rule_inputs)
+        if first.conv.yang_tasks:
+            self.rule_inputs = False  # yang2019 tasks carry Yang's 20 rule units themselves
         self.dt, self.dim_ring, self.convention = first.dt, first.dim_ring, first.convention
         self.base_size = first.ob_size
         self.ob_size = self.base_size + (self.n if self.rule_inputs else 0)
@@ -224,6 +227,7 @@ class TaskStreams:
                     if key not in dst:
                         dst[key] = np.full((m,) + val.shape[1:], fill_value(val.dtype), val.dtype)
                     dst[key][sel] = val
+        targets = _merge_targets(parts, m, t_max)
         return TrialBatch(
             ob=ob,
             label=label,
@@ -236,4 +240,22 @@ class TaskStreams:
             params=params,
             task_names=self.names,
             dt=self.dt,
+            **targets,
         )
+
+
+def _merge_targets(
+    parts: list[tuple[int, np.ndarray, TrialBatch]], m: int, t_max: int
+) -> dict[str, np.ndarray]:
+    """The optional y/y_loc/c_mask arrays of the parts, scattered into [m, t_max, ...] (padding
+    as in :attr:`TrialBatch.TARGET_PADDING`); empty when the parts carry none."""
+    if not parts or not parts[0][2].has_targets:
+        return {}
+    out = {}
+    for key, pad in TrialBatch.TARGET_PADDING:
+        proto = getattr(parts[0][2], key)
+        arr = np.full((m, t_max) + proto.shape[2:], pad, proto.dtype)
+        for _, sel, b in parts:
+            arr[sel, : b.max_length] = getattr(b, key)
+        out[key] = arr
+    return out

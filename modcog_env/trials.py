@@ -14,7 +14,13 @@ field         dtype, shape        meaning
 ``task``      int64 [B]           index into ``task_names``
 ``index``     int64 [B]           trial index the trial was sampled with
 ``params``    {name: [B, ...]}    per-trial latent parameters (TASKS.md §1 "per-trial record")
+``y``         float32 [B, T, K]   optional (``yang2019``): regression target; 0 on padding
+``y_loc``     float32 [B, T]      optional (``yang2019``): response angle, -1 while fixating
+``c_mask``    float32 [B, T, K]   optional (``yang2019``): per-step cost mask; 0 on padding
 ============  ==================  ==========================================================
+
+The three optional arrays are ``None`` unless the convention defines them; :meth:`TrialBatch.take`,
+:meth:`TrialBatch.trial` and :meth:`TrialBatch.concatenate` carry them.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ class Trial:
     task_name: str
     index: int
     dt: float
+    y: np.ndarray | None = None  # float32 [T, K] regression target (yang2019)
+    y_loc: np.ndarray | None = None  # float32 [T] response angle or -1 (yang2019)
+    c_mask: np.ndarray | None = None  # float32 [T, K] cost mask (yang2019)
 
     @property
     def length(self) -> int:
@@ -87,6 +96,17 @@ class TrialBatch:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     task_names: tuple[str, ...] = ()
     dt: float = 100.0
+    y: np.ndarray | None = None
+    y_loc: np.ndarray | None = None
+    c_mask: np.ndarray | None = None
+
+    TARGETS = ("y", "y_loc", "c_mask")  # optional per-step arrays, [B, T, ...]
+    TARGET_PADDING = (("y", 0.0), ("y_loc", -1.0), ("c_mask", 0.0))  # value beyond length
+
+    @property
+    def has_targets(self) -> bool:
+        """True when the batch carries ``y``, ``y_loc`` and ``c_mask`` (``yang2019``)."""
+        return self.y is not None
 
     @property
     def batch_size(self) -> int:
@@ -128,6 +148,7 @@ class TrialBatch:
             task_name=self.task_names[int(self.task[i])] if self.task_names else "",
             index=int(self.index[i]),
             dt=self.dt,
+            **{k: take(getattr(self, k)[i, :n]) for k in self.TARGETS if self.has_targets},
         )
 
     def trials(self) -> list[Trial]:
@@ -155,6 +176,7 @@ class TrialBatch:
                     task_name=name,
                     index=index,
                     dt=self.dt,
+                    **{k: getattr(self, k)[i, :n] for k in self.TARGETS if self.has_targets},
                 )
             )
         return out
@@ -175,6 +197,7 @@ class TrialBatch:
             params={k: v[rows].copy() for k, v in self.params.items()},
             task_names=self.task_names,
             dt=self.dt,
+            **{k: getattr(self, k)[rows, :t_max].copy() for k in self.TARGETS if self.has_targets},
         )
 
     @staticmethod
@@ -198,10 +221,23 @@ class TrialBatch:
         t_max = max(b.max_length for b in batches)
         sizes = [b.batch_size for b in batches]
 
-        def pad(arr: np.ndarray) -> np.ndarray:
+        def pad(arr: np.ndarray, value: float = 0) -> np.ndarray:
             width = [(0, 0)] * arr.ndim
             width[1] = (0, t_max - arr.shape[1])
-            return np.pad(arr, width)
+            return np.pad(arr, width, constant_values=value)
+
+        with_targets = {b.has_targets for b in batches}
+        if len(with_targets) != 1:
+            raise ValueError(
+                "batches must all carry y/y_loc/c_mask or none (mixed conventions?), got "
+                f"{[b.has_targets for b in batches]}"
+            )
+        targets = {}
+        if with_targets.pop():
+            targets = {
+                k: np.concatenate([pad(getattr(b, k), v) for b in batches])
+                for k, v in TrialBatch.TARGET_PADDING
+            }
 
         def merge(dicts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             keys: list[str] = []
@@ -234,4 +270,5 @@ class TrialBatch:
             params=merge([b.params for b in batches]),
             task_names=tuple(names),
             dt=batches[0].dt,
+            **targets,
         )

@@ -154,7 +154,7 @@ def test_cli_import_does_not_load_agents_or_torch():
         (["show", "goint"], "task='goint' is not a task name"),
         (["list", "--collection", "modcog-126"], "did you mean 'mod-cog-126'?"),
         (["list", "--dt", "30"], "dt=30 must divide 100 ms"),
-        (["list", "--convention", "yang2019"], "convention='yang2019' is reserved"),
+        (["list", "--convention", "yang2020"], "did you mean 'yang2019'?"),
         (["demo", "--convention", "referense"], "did you mean 'reference'?"),
         (["train", "--tasks", "go", "dlygoo"], "task='dlygoo' is not a task name; did you mean"),
         (["train", "--collection", "modcog-82"], "did you mean 'mod-cog-82'?"),

@@ -111,7 +111,6 @@ DT_CASES = [
     (0.7, ["dt=0.7 must divide 100 ms"]),
     (40, ["dt=40 must divide 100 ms"]),
     ("100", ["dt='100' must be a number of ms"]),
-    (None, ["dt=None must be a number of ms"]),
     (True, ["dt=True must be a number of ms"]),
 ]
 
@@ -125,6 +124,12 @@ def test_bad_dt(builder, dt, fragments):
 @pytest.mark.parametrize("dt", [100, 50, 25, 20, 10, 12.5, 1])
 def test_dt_dividing_100_is_accepted(dt):
     assert make_task("dms", dt=dt).dt == dt
+
+
+def test_dt_and_dim_ring_none_take_the_convention_defaults():
+    assert (make_task("dms", dt=None, dim_ring=None).dt, make_task("dms").dim_ring) == (100, 16)
+    task = make_task("dms", convention="yang2019", dt=None, dim_ring=None)
+    assert (task.dt, task.dim_ring) == (20, 32)
 
 
 DIM_RING_CASES = [
@@ -182,9 +187,9 @@ def test_bad_sigma(builder, sigma, fragments):
 @pytest.mark.parametrize(
     ("convention", "fragments"),
     [
-        ("foo", ["convention='foo' is not one of ['modcog', 'reference']"]),
+        ("foo", ["convention='foo' is not one of ['modcog', 'reference', 'yang2019']"]),
         ("modcg", ["convention='modcg'", "did you mean 'modcog'"]),
-        ("Reference", ["convention='Reference'", "['modcog', 'reference']"]),
+        ("Reference", ["convention='Reference'", "['modcog', 'reference', 'yang2019']"]),
         (None, ["convention=None"]),
     ],
 )
@@ -193,13 +198,12 @@ def test_unknown_convention(builder, convention, fragments):
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
-def test_yang2019_not_implemented(builder):
+def test_yang2019_rejects_modifiers(builder):
     assert_raises(
-        _builders("dms", convention="yang2019")[builder],
-        NotImplementedError,
-        "convention='yang2019'",
-        "modcog",
-        "reference",
+        _builders("dmsseqr", convention="yang2019")[builder],
+        ValueError,
+        "task='dmsseqr'",
+        "not defined under convention='yang2019'",
     )
 
 

@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import rng, timing
-from ..conventions import Convention, get_convention
+from ..conventions import Convention, get_convention, resolve_defaults
 from ..trials import TrialBatch
 
 Latents = dict[str, np.ndarray]
@@ -99,8 +99,9 @@ def period_steps(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.nd
 class Task:
     """Base class of all tasks; see the module docstring for the pipeline.
 
-    Shape-fixing arguments: ``convention`` (``"modcog"`` or ``"reference"``), ``dt`` (ms, divides
-    100), ``dim_ring`` (N >= 2), ``sigma`` (noise scale; std sigma/sqrt(dt)), ``timing`` (overrides
+    Shape-fixing arguments: ``convention`` (``"modcog"``, ``"reference"``, ``"yang2019"``), ``dt``
+    (ms, divides 100; ``None``: the convention's default), ``dim_ring`` (N >= 2; ``None``: the
+    convention's default), ``sigma`` (noise scale; std sigma/sqrt(dt)), ``timing`` (overrides
     of period durations, keys must be period names).
     """
 
@@ -115,12 +116,13 @@ class Task:
         self,
         *,
         convention: str | Convention = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
     ) -> None:
         self.conv = get_convention(convention)
+        dt, dim_ring = resolve_defaults(self.conv, dt, dim_ring)
         self.dt = validate_dt(dt)
         self.dim_ring = validate_dim_ring(dim_ring, even=self.family == "match", task=self.name)
         self.sigma = validate_sigma(sigma)

@@ -11,11 +11,13 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 
+from ..conventions import get_convention, resolve_defaults
 from .base import Task
 from .decision import DECISION_BASES, DecisionTask
 from .match import MATCH_BASES, MatchTask
 from .modifiers import INT_BASES, ModifiedTask, suffix
 from .reach import REACH_BASES, ReachTask
+from .yang2019 import YANG_ALIASES, Yang2019Task
 
 # short name -> CamelBase, in "20-cog" order
 BASES: dict[str, str] = {
@@ -81,7 +83,13 @@ COLLECTIONS: dict[str, tuple[str, ...]] = {
 
 
 def parse_name(name: str) -> tuple[str, int, int]:
-    """(base, int_sign, seq_sign) of a canonical short name or alias; ``ValueError`` otherwise."""
+    """(base, int_sign, seq_sign) of a canonical short name or alias; ``ValueError`` otherwise.
+
+    Yang et al.'s rule names (``fdgo``, ``reactgo``, ``contextdm1``, ``dmsgo``, ...) are aliases
+    of the 20 bases (:data:`~modcog_env.tasks.yang2019.YANG_ALIASES`).
+    """
+    if isinstance(name, str) and name in YANG_ALIASES:
+        return YANG_ALIASES[name], 0, 0
     alias = _ALIAS_RE.match(name) if isinstance(name, str) else None
     if alias and alias["base"] in INT_BASES:
         return alias["base"], 1, 1
@@ -103,7 +111,7 @@ def parse_name(name: str) -> tuple[str, int, int]:
 
 
 def _suggest(name: object) -> str:
-    pool = [*ALL_TASKS, *(gym_id(n) for n in ALL_TASKS)]
+    pool = [*ALL_TASKS, *YANG_ALIASES, *(gym_id(n) for n in ALL_TASKS)]
     close = difflib.get_close_matches(str(name), pool, n=3, cutoff=0.6)
     return (
         f"; did you mean {', '.join(map(repr, close))}?" if close else "; see modcog_env.ALL_TASKS"
@@ -170,15 +178,29 @@ def make_task(
     task: str,
     *,
     convention: str = "modcog",
-    dt: float = 100,
-    dim_ring: int = 16,
+    dt: float | None = None,
+    dim_ring: int | None = None,
     sigma: float = 1.0,
     timing: Mapping[str, object] | None = None,
 ) -> Task:
-    """Build the task ``task`` (short name, alias or gym id) with the given settings."""
+    """Build the task ``task`` (short name, alias or gym id) with the given settings.
+
+    ``dt``/``dim_ring`` ``None`` take the convention's defaults (100 ms and 16; ``yang2019``:
+    20 ms and 32). Under ``yang2019`` the 20 bases are :class:`Yang2019Task`; the Mod-Cog
+    modifiers are not defined there.
+    """
     base, int_sign, seq_sign = parse_name(canonical_name(task))
+    conv = get_convention(convention)
+    dt, dim_ring = resolve_defaults(conv, dt, dim_ring)
+    common = dict(convention=conv, dt=dt, dim_ring=dim_ring, sigma=sigma)
+    if conv.yang_tasks:
+        if int_sign or seq_sign:
+            raise ValueError(
+                f"task={task!r}: the Mod-Cog modifiers int/seq are not defined under "
+                "convention='yang2019'; use one of the 20 bases (or Yang's rule names)"
+            )
+        return Yang2019Task(base, timing=timing, **common)
     cls = _CLASSES[FAMILY_OF_BASE[base]]
-    common = dict(convention=convention, dt=dt, dim_ring=dim_ring, sigma=sigma)
     if not (int_sign or seq_sign):
         return cls(base, timing=timing, **common)
     return ModifiedTask(cls(base, **common), int_sign, seq_sign, timing=timing)

@@ -48,13 +48,10 @@ def test_default_convention_is_modcog():
     assert TaskEnv("go").task.convention == "modcog"
 
 
-def test_yang2019_reserved():
-    with pytest.raises(NotImplementedError, match=re.escape("'yang2019' is reserved")):
-        modcog_env.get_convention("yang2019")
-    with pytest.raises(NotImplementedError, match="yang2019"):
-        modcog_env.make_task("dms", convention="yang2019")
-    with pytest.raises(NotImplementedError, match="yang2019"):
-        TaskEnv("go", convention="yang2019")
+def test_yang2019_implemented():  # details: tests/tasks/test_yang2019.py
+    assert modcog_env.get_convention("yang2019").name == "yang2019"
+    assert modcog_env.make_task("dms", convention="yang2019").dt == 20
+    assert TaskEnv("go", convention="yang2019").observation_space.shape == (85,)
 
 
 def test_unknown_convention_suggests():
