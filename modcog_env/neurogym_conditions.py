@@ -19,7 +19,7 @@ gives each task the NeuroGym vocabulary those wrappers read and honours the cond
   per-stream draws (the ``reference`` instance delay, the modality alternation, which reads the
   task's occurrence count) as in unconditioned trials. Unconditioned trial ``k`` is untouched:
   trial indices below ``CONDITION_BASE`` never collide with candidates. No match in 1024
-  candidates raises ``ValueError`` (the condition is impossible or has probability < ~1%).
+  candidates raises ``ValueError`` (the condition is impossible or rarer than about 1 in 200).
 """
 
 from __future__ import annotations
