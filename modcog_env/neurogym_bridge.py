@@ -22,12 +22,26 @@ and exposes it the NeuroGym way (``ob``, ``gt``, ``start_t``/``end_t``/``start_i
   the occurrence, exactly as :class:`~modcog_env.streams.TaskStreams` samples: given the same
   task sequence, the trials equal ours bit for bit. The task sequence itself comes from
   NeuroGym's scheduler and its own RandomState, so it cannot equal our schedule.
+- **Conditions.** ``new_trial(ground_truth=..., <param>=...)`` honours the conditions (the
+  wrappers ``SideBias``, ``RandomGroundTruth``, ``TrialHistoryV2``, ``ScheduleAttr`` pass them);
+  ``choices``, the ground truth and how a conditioned trial is keyed are in
+  :mod:`modcog_env.neurogym_conditions`. A conditioned trial takes position ``k`` like any other.
 - **Step.** Rewards and ``performance`` are :class:`~modcog_env.env.TaskEnv`'s (TASKS.md §7.2
   under ``modcog``, §7.3, NeuroGym's own semantics, under ``reference``); like every NeuroGym env,
-  trials chain and ``terminated`` stays False. ``reset()`` starts the next trial and returns its
-  first observation without NeuroGym's extra random step; ``reset(seed=x)`` also calls
-  ``seed(x)``. At a trial switch inside ``ScheduleEnvs`` the returned observation is the new
-  trial's first one (NeuroGym's own envs return the old env's).
+  trials chain and ``terminated`` stays False. Scoring reads the *live* trial: ``gt``,
+  ``start_t["decision"]``, ``end_t["fixation"]`` and ``tmax`` as they are at each step, so a
+  wrapper that edits them in place (``ReactionTime``) changes what is scored, as on native envs.
+- **Reset.** ``reset()`` starts the next trial and returns its step-0 observation passed through
+  ``options["step_fn"]`` (or the top wrapper's ``step``), as NeuroGym's ``TrialEnv.reset``
+  routes it, so ``PassAction``, ``PassReward``, ``Noise`` and wrappers that rewrite ``ob`` shape
+  the first observation. Unlike NeuroGym, that call is a *peek*: the env answers it with step 0
+  (reward 0, no scoring, time does not advance), and the action passed is 0 (fixate), so the
+  first real ``step`` is step 0 of the trial. ``no_step=True`` returns step 0 without
+  ``step_fn``. ``reset(seed=x)`` also calls ``seed(x)``. At a trial switch inside
+  ``ScheduleEnvs`` the returned observation is the new trial's first one (NeuroGym's own envs
+  return the old env's).
+- **Trial lengths.** ``trial_length_stats(n)`` measures the next ``n`` trials of the stream
+  without playing them: the stream, the current trial and ``rng`` are untouched.
 
 **NeuroGym envs in our batches** live in :mod:`modcog_env.neurogym_streams`
 (:class:`~modcog_env.neurogym_streams.NeuroGymStreams`, re-exported here).
@@ -45,32 +59,33 @@ from neurogym.utils import spaces as ngym_spaces
 from neurogym.utils.scheduler import RandomSchedule
 from neurogym.wrappers.block import ScheduleEnvs
 
+from . import neurogym_conditions as conditions
 from . import rng, timing
 from .env import TaskEnv, validate_rewards
+from .neurogym_registration import (
+    NEUROGYM_ID_PREFIX,
+    as_suite_name,
+    neurogym_collection_id,
+    neurogym_id,
+    register_neurogym_envs,
+)
 from .neurogym_streams import NEUROGYM_SEED_RANGE, NeuroGymStreams
 from .streams import stream_seed
 from .tasks.base import Task
 from .tasks.catalog import collection, make_task
 from .trials import Trial, TrialBatch
 
-_RESET_OPTIONS = ("step_fn", "no_step")  # NeuroGym's reset options; moot here (no step taken)
+_RESET_OPTIONS = ("step_fn", "no_step")  # NeuroGym's TrialEnv.reset options
+_STATS_CHUNK = 500  # trials sampled at once by trial_length_stats
 
 
 # ---------------------------------------------------------------------------------------------
 # our tasks as NeuroGym TrialEnvs
 # ---------------------------------------------------------------------------------------------
 def neurogym_timing(task: Task) -> dict[str, object]:
-    """The task's period durations in NeuroGym's ``timing`` notation (ms)."""
-    out: dict[str, object] = {}
-    for period in task.periods:
-        spec = task.timing[period]
-        if isinstance(spec, timing.Fixed):
-            out[period] = spec.ms
-        elif isinstance(spec, timing.Uniform):
-            out[period] = ("uniform", (spec.low, spec.high))
-        else:
-            out[period] = ("choice", list(spec.values))
-    return out
+    """The task's period durations in NeuroGym's ``timing`` notation (ms); ``make_task(name,
+    timing=neurogym_timing(task))`` rebuilds the same timing (:func:`timing.parse_spec`)."""
+    return {period: timing.neurogym_notation(task.timing[period]) for period in task.periods}
 
 
 class _Referee:
@@ -92,13 +107,15 @@ class _Referee:
 
     def start(self, trial: Trial) -> None:
         self._seq = trial.params["seq_sign"] != 0
-        self._dec_start = trial.start["decision"]
-        self._fix_stop = trial.stop.get("fixation", 0)
         self._go = bool(trial.params["go"])
         self.broke_fixation = False
 
-    def judge(self, action: int, gt: int, t: int, last: bool) -> tuple[float, str | None]:
-        self.t = t
+    def judge(
+        self, action: int, gt: int, t: int, last: bool, dec_start: int, fix_stop: int
+    ) -> tuple[float, str | None]:
+        """Score ``action`` at step ``t`` of a trial whose decision period starts at
+        ``dec_start`` and whose fixation period ends at ``fix_stop`` (steps)."""
+        self.t, self._dec_start, self._fix_stop = t, dec_start, fix_stop
         return self._judge(action, gt, last)
 
     def performance(self, outcome: str) -> float:
@@ -116,19 +133,23 @@ class NeuroGymTaskEnv(TrialEnv):
 
     Observation space: NeuroGym ``Box`` of 1 + 2N float32 channels named as NeuroGym's yang19
     does (``fixation``, ``stimulus_mod1``, ``stimulus_mod2``); action space: NeuroGym
-    ``Discrete(1 + N)`` named ``fixation`` and ``choice``. Besides NeuroGym's attributes the env
-    exposes ``modcog_trial`` (the current :class:`~modcog_env.trials.Trial`), ``trial_index``
-    (its position k in the stream), ``stream_seed`` and ``task``.
+    ``Discrete(1 + N)`` named ``fixation`` and ``choice``; ``choices`` as NeuroGym's yang19
+    (ring indices, or ``["match", "non-match"]``); ``metadata["tags"]`` from NeuroGym's
+    vocabulary; ``str(env)`` is NeuroGym's ``<NeuroGymTaskEnv>``, ``repr`` names the task.
+    Besides NeuroGym's attributes the env exposes ``modcog_trial`` (the current
+    :class:`~modcog_env.trials.Trial`), ``trial_index`` (its position k in the stream),
+    ``stream_seed`` and ``task``. Registered NeuroGym-side as ``ModCogNgym-<CamelName>-v0``
+    (:mod:`modcog_env.neurogym_registration`).
     """
 
-    PREFETCH = 32  # trials sampled at once when the env plays its stream alone
+    PREFETCH = 64  # trials sampled at once when the env plays its stream alone
 
     metadata: ClassVar[dict[str, Any]] = {
         "paper_name": "Mod-Cog: A modular approach to cognitive tasks (Khona et al. 2023); "
         "Task representations in neural networks trained to perform many cognitive tasks "
         "(Yang et al. 2019)",
         "paper_link": "https://arxiv.org/abs/2207.03523",
-        "tags": ["perceptual", "working memory", "multitask", "supervised"],
+        "tags": ["perceptual", "working memory", "supervised"],  # per task: instance metadata
         "render_modes": [],
     }
 
@@ -137,8 +158,8 @@ class NeuroGymTaskEnv(TrialEnv):
         task: str | Task = "dlygo",
         *,
         convention: str = "modcog",
-        dt: float = 100,
-        dim_ring: int = 16,
+        dt: float | None = None,
+        dim_ring: int | None = None,
         sigma: float = 1.0,
         timing: Mapping[str, object] | None = None,
         rewards: Mapping[str, float] | None = None,
@@ -149,9 +170,18 @@ class NeuroGymTaskEnv(TrialEnv):
             self.task = task
         else:
             self.task = make_task(
-                task, convention=convention, dt=dt, dim_ring=dim_ring, sigma=sigma, timing=timing
+                as_suite_name(task),
+                convention=convention,
+                dt=dt,
+                dim_ring=dim_ring,
+                sigma=sigma,
+                timing=timing,
             )
         super().__init__(dt=self.task.dt)
+        self.metadata = {**type(self).metadata, "tags": conditions.tags(self.task)}
+        self.choices = conditions.choices(self.task)
+        self._param_names = tuple(self.task.sample(0, [0]).params)
+        self._peek = False
         self.base_seed = rng.normalize_seed(base_seed)
         self.rewards = validate_rewards(rewards)
         self.timing = neurogym_timing(self.task)
@@ -180,8 +210,12 @@ class NeuroGymTaskEnv(TrialEnv):
         self._count = 0
         self.seed(None)
 
-    def __str__(self) -> str:
-        return f"<NeuroGymTaskEnv {self.task.name!r} ({self.task.convention})>"
+    def __repr__(self) -> str:
+        t = self.task
+        return (
+            f"{type(self).__name__}({t.name!r}, convention={t.convention!r}, dt={t.dt:g}, "
+            f"dim_ring={t.dim_ring}, sigma={t.sigma:g})"
+        )
 
     # ------------------------------------------------------------------------------ seeding
     def seed(self, seed: int | None = None) -> list[int | None]:
@@ -221,20 +255,22 @@ class NeuroGymTaskEnv(TrialEnv):
         current = getattr(top, "unwrapped", self) if top is not self else self
         return current if isinstance(current, TrialEnv) else self
 
+    def _next_index(self) -> int:
+        """Position k of the next trial of this env's stream (see the module docstring)."""
+        return sum(e._count for e in self._siblings())
+
     def _new_trial(self, **kwargs: Any) -> dict[str, Any]:
-        if kwargs:
-            raise ValueError(
-                f"new_trial() got {sorted(kwargs)}: trials of {self.task.name!r} are fixed by "
-                "(stream seed, trial index) and take no conditions"
-            )
+        conds, extras = conditions.split(self.task, kwargs, self._param_names)
         siblings = self._siblings()
         k = sum(e._count for e in siblings)
-        if len(siblings) == 1:  # alone: trial k is the k-th of the stream; sample ahead
+        if conds:
+            trial = conditions.conditioned_trial(self.task, self.stream_seed, k, self._count, conds)
+        elif len(siblings) == 1:  # alone: trial k is the k-th of the stream; sample ahead
             first, batch = self._prefetch
             if batch is None or not first <= k < first + batch.batch_size:
                 first, batch = k, self.task.sample(self.stream_seed, range(k, k + self.PREFETCH))
                 self._prefetch = (first, batch)
-            trial = batch.trial(k - first)
+            trial = batch.trial(k - first, copy=False)  # views: each row is played once
         else:  # in a schedule the next position of this task is unknown until it is drawn
             trial = self.task.sample(self.stream_seed, [k], occurrence=[self._count]).trial(0)
         self._count += 1
@@ -257,9 +293,36 @@ class NeuroGymTaskEnv(TrialEnv):
             task=self.task.name,
             trial_index=k,
             stream_seed=self.stream_seed,
-            ground_truth=int(trial.label[trial.start["decision"]]),
+            ground_truth=conditions.ground_truth(self.task, trial.params),
+            **extras,
         )
         return info
+
+    def trial_length_stats(self, num_trials: int = 10000) -> dict[str, float]:
+        """NeuroGym's trial-length statistics (steps) of the next ``num_trials`` trials of the
+        stream, sampled without playing them (the stream, ``ob``/``gt`` and ``rng`` unchanged):
+        ``mean``, ``std``, ``percentile_95``, ``max`` (rounded to 3 decimals, as NeuroGym)."""
+        if isinstance(num_trials, bool) or not isinstance(num_trials, (int, np.integer)):
+            raise ValueError(f"num_trials={num_trials!r} must be an int >= 1")
+        if num_trials < 1:
+            raise ValueError(f"num_trials={num_trials!r} must be an int >= 1")
+        k, occ = self._next_index(), self._count
+        lengths = np.concatenate(
+            [
+                self.task.sample(
+                    self.stream_seed,
+                    range(k + a, k + min(a + _STATS_CHUNK, num_trials)),
+                    occurrence=range(occ + a, occ + min(a + _STATS_CHUNK, num_trials)),
+                ).length
+                for a in range(0, int(num_trials), _STATS_CHUNK)
+            ]
+        )
+        return {
+            "mean": round(float(np.mean(lengths)), 3),
+            "std": round(float(np.std(lengths)), 3),
+            "percentile_95": round(float(np.percentile(lengths, 95)), 3),
+            "max": round(float(np.max(lengths)), 3),
+        }
 
     # ------------------------------------------------------------------------------ stepping
     def _step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -270,14 +333,26 @@ class NeuroGymTaskEnv(TrialEnv):
             raise ValueError(
                 f"action={action!r} is not in the action space Discrete({self.action_space.n})"
             )
-        t = self.t_ind
-        gt = int(trial.label[t])
-        reward, outcome = self._referee.judge(int(action), gt, t, t == trial.length - 1)
+        # the live trial (module docstring): wrappers may have edited gt, start_t, end_t, tmax
+        t, dt = self.t_ind, self.dt
+        gt = int(self.gt[t])
+        last = t >= round(self.tmax / dt) - 1
+        dec_start = round(self.start_t["decision"] / dt)
+        fix_stop = round(self.end_t.get("fixation", 0) / dt)
+        reward, outcome = self._referee.judge(int(action), gt, t, last, dec_start, fix_stop)
         info: dict[str, Any] = {"new_trial": outcome is not None, "gt": gt}
         if outcome is not None:
             info["outcome"] = outcome
             self.performance = self._referee.performance(outcome)
         return self.ob_now, float(reward), False, False, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """NeuroGym's ``TrialEnv.step``; during :meth:`reset`'s peek, step 0 unscored."""
+        if self._peek:
+            t = self.t_ind
+            info = {"new_trial": False, "gt": int(self.gt[t])}
+            return np.array(self.ob[t], dtype=np.float32), 0.0, False, False, info
+        return super().step(action)
 
     def post_step(self, ob, reward, terminated, truncated, info):
         """At a trial switch return the first observation of the new trial, wherever it lives."""
@@ -288,11 +363,11 @@ class NeuroGymTaskEnv(TrialEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start the next trial (trial 0 of stream ``seed`` if given) and return its first step.
-
-        NeuroGym's ``step_fn``/``no_step`` options are accepted and moot: no step is taken.
-        """
-        unknown = sorted(set(options or {}) - set(_RESET_OPTIONS))
+        """Start the next trial (trial 0 of stream ``seed`` if given) and return its step-0
+        observation through ``options["step_fn"]`` (default: the top wrapper's ``step``), called
+        as a peek (module docstring); ``options["no_step"]`` skips it."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(_RESET_OPTIONS))
         if unknown:
             raise ValueError(f"reset options {unknown} are not among {list(_RESET_OPTIONS)}")
         if seed is not None:
@@ -303,10 +378,20 @@ class NeuroGymTaskEnv(TrialEnv):
         self.performance = 0
         self._top.new_trial()
         current = self._current()
-        return np.array(current.ob[0], dtype=np.float32), {
-            "new_trial": True,
-            "trial_index": getattr(current, "trial_index", -1),
-        }
+        info = {"new_trial": True, "trial_index": getattr(current, "trial_index", -1)}
+        if options.get("no_step", False):
+            return np.array(current.ob[0], dtype=np.float32), info
+        step_fn = options.get("step_fn") or self._top.step
+        peeking = [e for e in {id(current): current, id(self): self}.values()
+                   if isinstance(e, NeuroGymTaskEnv)]  # fmt: skip
+        for e in peeking:
+            e._peek = True
+        try:
+            ob = step_fn(0)[0]
+        finally:
+            for e in peeking:
+                e._peek = False
+        return ob, info
 
 
 def neurogym_envs(tasks: str | Sequence[str] = "20-cog", **kwargs: Any) -> list[NeuroGymTaskEnv]:
@@ -326,11 +411,16 @@ def schedule_envs(
     return ScheduleEnvs(envs, RandomSchedule(len(envs)), env_input=env_input)
 
 
+register_neurogym_envs(NeuroGymTaskEnv, schedule_envs)
+
 __all__ = [
+    "NEUROGYM_ID_PREFIX",
     "NEUROGYM_SEED_RANGE",
     "NeuroGymStreams",
     "NeuroGymTaskEnv",
+    "neurogym_collection_id",
     "neurogym_envs",
+    "neurogym_id",
     "neurogym_timing",
     "schedule_envs",
 ]

@@ -223,7 +223,8 @@ def test_unknown_timing_keys(task, timing, fragments):
 
 
 SPEC_HELP = (
-    "allowed: a number of ms, ('constant', ms), ('uniform', low, high) or ('choice', [ms, ...])"
+    "allowed: a number of ms, ('constant', ms), ('uniform', low, high), ('uniform', (low, high)), "
+    "('choice', [ms, ...]), a list of ms, or ('truncated_exponential', [mean, min, max])"
 )
 TIMING_VALUE_CASES = [
     (-100, ["timing['delay']", ">= 0 ms"]),
@@ -238,6 +239,17 @@ TIMING_VALUE_CASES = [
     (("choice", []), ["timing['delay']=('choice', []) is not a timing spec", SPEC_HELP]),
     (("choice", [100, -1]), ["timing['delay']", ">= 0 ms"]),
     (("constant", "x"), ["timing['delay']", "must be a duration in ms"]),
+    (("uniform", (200,)), ["timing['delay']=('uniform', (200,)) is not a timing spec", SPEC_HELP]),
+    (("uniform", [500, 200]), ["timing['delay']: uniform needs low < high"]),
+    ([100, "x"], ["timing['delay']=[100, 'x'] is not a timing spec", SPEC_HELP]),
+    (("until", 900), ["timing['delay']=('until', 900)", "'until'", "not supported", SPEC_HELP]),
+    (
+        ("truncated_exponential", [300, 100]),
+        ["timing['delay']=('truncated_exponential', [300, 100])", "needs a finite max"],
+    ),
+    (("truncated_exponential", [0, 100, 500]), ["timing['delay']", "needs mean > 0 ms"]),
+    (("truncated_exponential", [300, -1, 500]), ["timing['delay']", ">= 0 ms"]),
+    (len, ["timing['delay']=<built-in function len>", "callables are not accepted", SPEC_HELP]),
 ]
 
 

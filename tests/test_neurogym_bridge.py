@@ -18,8 +18,19 @@ import pytest
 
 ngym = pytest.importorskip("neurogym")
 
+import gymnasium as gym  # noqa: E402
+from neurogym.core import TrialWrapper  # noqa: E402
 from neurogym.envs.collections import get_collection  # noqa: E402
 from neurogym.utils.scheduler import RandomSchedule  # noqa: E402
+from neurogym.wrappers import (  # noqa: E402
+    Noise,
+    PassAction,
+    PassReward,
+    RandomGroundTruth,
+    ReactionTime,
+    SideBias,
+    TrialHistoryV2,
+)
 from neurogym.wrappers.block import ScheduleEnvs  # noqa: E402
 
 from modcog_env import (  # noqa: E402
@@ -31,8 +42,15 @@ from modcog_env import (  # noqa: E402
     make_task,
     stream_seed,
 )
-from modcog_env.neurogym_bridge import NeuroGymTaskEnv, neurogym_envs, schedule_envs  # noqa: E402
+from modcog_env.neurogym_bridge import (  # noqa: E402
+    NeuroGymTaskEnv,
+    neurogym_collection_id,
+    neurogym_envs,
+    neurogym_id,
+    schedule_envs,
+)
 from modcog_env.streams import stream_seeds  # noqa: E402
+from modcog_env.tasks.catalog import gym_id  # noqa: E402
 
 N = 16
 SINGLE_OB = 1 + 2 * N  # TASKS.md §1
@@ -94,7 +112,10 @@ def test_new_trial_exposes_trial_the_neurogym_way():
     np.testing.assert_array_equal(
         env.view_groundtruth("decision"), expected.label[expected.decision]
     )
-    assert info["ground_truth"] == expected.label[expected.start["decision"]]
+    # NeuroGym's ground truth: the ring index of the response (label 1 + ground truth)
+    assert 1 + info["ground_truth"] == expected.label[expected.start["decision"]]
+    assert info["ground_truth"] == expected.params["response"]
+    assert info["ground_truth"] in env.choices
 
 
 def test_spaces_are_named_as_in_neurogym_yang19():
@@ -137,8 +158,12 @@ def test_bad_arguments_raise():
     env = NeuroGymTaskEnv("go")
     with pytest.raises(ValueError, match=re.escape("seed=-1 must be None or an int >= 0")):
         env.seed(-1)
-    with pytest.raises(ValueError, match=re.escape("take no conditions")):
-        env.new_trial(ground_truth=3)
+    with pytest.raises(ValueError, match=re.escape("condition 'colour' is not a parameter of")):
+        env.new_trial(colour=3)
+    with pytest.raises(ValueError, match=re.escape("new_trial(ground_truth=16) is not a choice")):
+        env.new_trial(ground_truth=16)
+    with pytest.raises(ValueError, match=re.escape("no trial of 'go' satisfies")):
+        env.new_trial(target=3, ground_truth=4)  # go: the response is the target
     with pytest.raises(ValueError, match=re.escape("not in the action space")):
         env.reset(seed=0)
         env.step(1 + N)
@@ -383,3 +408,174 @@ def test_ngym_suite_schedule_one_hot_argmax_in_dataset():
             assert b - a in allowed[int(which[a])]
             runs += 1
     assert runs >= 24
+
+
+# ------------------------------------------------------------------------------------ issue 14
+# Each test below failed on the bridge before issue 14 (docs/neurogym.md, "NeuroGym wrappers").
+class _ConstantOb(TrialWrapper):
+    """A TrialWrapper that rewrites ``ob`` in ``new_trial`` (as NeuroGym's test_reset_step)."""
+
+    def __init__(self, env, value: np.ndarray) -> None:
+        super().__init__(env)
+        self.value = value
+
+    def new_trial(self, **kwargs):
+        trial = self.env.new_trial(**kwargs)
+        self.ob = np.repeat(self.value[None], self.unwrapped.ob.shape[0], axis=0)
+        return trial
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = self.env.step(action)
+        return self.ob[self.unwrapped.t_ind], reward, terminated, truncated, info
+
+
+def test_reset_runs_the_first_observation_through_step_fn():
+    """Item 1: PassAction, PassReward, Noise and ob-rewriting TrialWrappers shape reset's ob."""
+    env = PassAction(NeuroGymTaskEnv("dm1"))
+    ob, info = env.reset(seed=2)
+    inner = env.unwrapped
+    assert ob.shape == env.observation_space.shape == (SINGLE_OB + 1,)
+    np.testing.assert_array_equal(ob[:-1], inner.ob[0])  # step 0 of the trial ...
+    assert ob[-1] == 0 and inner.t_ind == 0  # ... peeked with action 0: time did not advance
+    ob1, *_ = env.step(5)
+    np.testing.assert_array_equal(ob1, np.r_[inner.ob[1], 5])
+    ob, _ = PassReward(NeuroGymTaskEnv("dm1")).reset(seed=2)
+    assert ob.shape == (SINGLE_OB + 1,) and ob[-1] == 0
+    env = Noise(NeuroGymTaskEnv("go", sigma=0.0), std_noise=0.5)  # go: no noise of its own
+    env.unwrapped.seed(2)
+    ob, _ = env.reset()  # NeuroGym's Noise.reset takes no seed
+    assert 0.3 < np.std(ob - env.unwrapped.ob[0]) < 0.7
+    value = np.arange(10.0)
+    env = _ConstantOb(NeuroGymTaskEnv("dms"), value)
+    ob, _ = env.reset()
+    np.testing.assert_array_equal(ob, value)
+    ob, _ = NeuroGymTaskEnv("dms").reset(seed=2, options={"no_step": True})
+    assert ob.shape == (SINGLE_OB,)
+
+
+@pytest.mark.parametrize("task", ["dm1", "ctxdm1", "go", "dlyantiintr"])
+def test_reaction_time_changes_what_is_scored(task):
+    """Item 2: an agent following ReactionTime's ground truth answers one step into the stimulus
+    and scores 1.0, as on native yang19 envs (and the trial ends there)."""
+    env = ReactionTime(NeuroGymTaskEnv(task))
+    env.reset(seed=0)
+    inner = env.unwrapped
+    perf, steps, n = [], [], 0
+    while len(perf) < 25:
+        start = inner.start_ind["stimulus"]
+        _, _, _, _, info = env.step(int(inner.gt_now))
+        n += 1
+        if info["new_trial"]:
+            perf.append(info["performance"])
+            steps.append((n, start))
+            n = 0
+    assert perf == [1.0] * 25
+    assert all(n == start + 2 for n, start in steps)  # response at stimulus step 1
+
+
+def test_choices_and_conditioned_trials():
+    """Item 3: ``choices`` as yang19's; new_trial(ground_truth=...) and parameter conditions are
+    honoured, keyed by (seed, k, conditions); unconditioned trials stay those of the stream."""
+    go, dms = NeuroGymTaskEnv("go"), NeuroGymTaskEnv("dms")
+    np.testing.assert_array_equal(go.choices, np.arange(N))
+    assert dms.choices == ["match", "non-match"]
+    for g in (0, 7, 15):
+        go.new_trial(ground_truth=g)
+        assert go.trial["ground_truth"] == g and go.gt[go.start_ind["decision"]] == 1 + g
+    for g in ("match", "non-match"):
+        info = dms.new_trial(ground_truth=g, modality=2)
+        assert info["ground_truth"] == g and bool(info["match"]) == (g == "match")
+        assert info["modality"] == 2
+    # keyed: same (seed, k, conditions) -> same trial; the plain stream is untouched
+    a, b, plain = NeuroGymTaskEnv("dlygo"), NeuroGymTaskEnv("dlygo"), NeuroGymTaskEnv("dlygo")
+    for env in (a, b, plain):
+        env.seed(3)
+    a.new_trial(ground_truth=4, probs=[0.5, 0.5])
+    b.new_trial(ground_truth=4)
+    plain.new_trial()
+    np.testing.assert_array_equal(a.ob, b.ob)
+    assert a.trial["probs"] == [0.5, 0.5] and a.trial_index == plain.trial_index == 0
+    for env in (a, plain):
+        env.new_trial()
+    np.testing.assert_array_equal(a.ob, plain.ob)
+    assert a.trial_index == 1
+    # the wrappers that read ``choices`` build and bias the ground truth
+    env = SideBias(NeuroGymTaskEnv("dm1"), probs=[[0.0] * 15 + [1.0]], block_dur=10)
+    env.reset(seed=0)
+    assert {env.new_trial()["ground_truth"] for _ in range(20)} == {15}
+    env = RandomGroundTruth(NeuroGymTaskEnv("dnmc"), p=np.array([0.0, 1.0]))
+    assert {env.new_trial()["ground_truth"] for _ in range(20)} == {"non-match"}
+    env = TrialHistoryV2(NeuroGymTaskEnv("dms"), probs=np.array([[0.0, 1.0], [1.0, 0.0]]))
+    seq = [env.new_trial()["ground_truth"] for _ in range(10)]
+    assert all(x != y for x, y in zip(seq, seq[1:], strict=False))
+
+
+def test_timing_round_trips_through_env_timing():
+    """Item 4: ``env.timing`` (NeuroGym notation) is accepted back by every builder."""
+    for task in ("dm1", "dms", "dlygointr", "ctxdlydm2seql"):
+        env = NeuroGymTaskEnv(task)
+        again = NeuroGymTaskEnv(task, timing=env.timing)
+        assert again.task.timing == env.task.timing and again.timing == env.timing
+        assert make_task(task, timing=env.timing).timing == env.task.timing
+        core = gym.make(gym_id(task), timing=env.timing)
+        assert core.unwrapped.streams.tasks[0].timing == env.task.timing
+        core.close()
+    env = NeuroGymTaskEnv("dm1", timing={"stimulus": ("truncated_exponential", [300, 100, 700])})
+    assert env.timing["stimulus"] == ("truncated_exponential", [300.0, 100.0, 700.0])
+    assert {env.sample_time("stimulus") for _ in range(300)} <= {100, 200, 300, 400, 500, 600}
+
+
+def test_trial_length_stats_leaves_the_stream_alone():
+    """Item 5: NeuroGym's trial_length_stats does not consume trials; neither does ours."""
+    env, fresh = NeuroGymTaskEnv("dms"), NeuroGymTaskEnv("dms")
+    env.seed(1)
+    fresh.seed(1)
+    env.new_trial()
+    fresh.new_trial()
+    before = env.ob.copy()
+    stats = env.trial_length_stats(num_trials=2000)
+    np.testing.assert_array_equal(env.ob, before)  # the current trial is untouched
+    env.new_trial()
+    fresh.new_trial()
+    np.testing.assert_array_equal(env.ob, fresh.ob)  # the next trial is the stream's next
+    lo, hi = env.task.length_bounds()  # dms: 24..33 steps, delay U[200, 1200) (§3.3)
+    assert lo <= stats["max"] <= hi and stats["max"] == hi
+    assert abs(stats["mean"] - (lo + hi) / 2) < 0.3
+
+
+def test_neurogym_ids_work_in_make_and_dataset():
+    """Item 6: ``ngym.make``/``ngym.Dataset`` on ``ModCogNgym-*`` ids, every task."""
+    for name in COLLECTIONS["mod-cog-126"]:
+        env_id = neurogym_id(name)
+        assert env_id == "ModCogNgym-" + gym_id(name)[len("ModCog-") :]
+        assert gym.spec(env_id).kwargs == {"task": name}
+    env = ngym.make("ModCogNgym-DelayGo-v0", dt=20)
+    assert env.unwrapped.task.name == "dlygo" and env.unwrapped.dt == 20
+    ds = ngym.Dataset("ModCogNgym-DelayGo-v0", env_kwargs={"dt": 20}, batch_size=8, seq_len=100,
+                      cache_len=1)  # one window per cache: every batch drawn after seed()
+    ds.seed(0)
+    x, y = ds()
+    assert x.shape == (100, 8, SINGLE_OB) and y.shape == (100, 8)
+    xb, yb = next(Batches("dlygo", dt=20, batch_size=8, seq_len=100, seed=0, loss_weights="all"))
+    np.testing.assert_array_equal(x, xb)  # rows are our stream rows, as for an env instance
+    np.testing.assert_array_equal(y, yb)
+    multi = ngym.make(neurogym_collection_id("20-cog"))
+    assert multi.observation_space.shape == (MULTI_OB,)
+    assert multi.reset()[0].shape == (MULTI_OB,)
+
+
+def test_tags_are_neurogyms_and_str_is_neurogyms():
+    """Item 7: tags from ``all_tags()`` (NeuroGym's test_run asserts it); ``<ClassName>``."""
+    from neurogym.envs.registration import all_tags
+
+    vocabulary = set(all_tags())
+    for name in COLLECTIONS["mod-cog-126"]:
+        tags = NeuroGymTaskEnv(name).metadata["tags"]
+        assert set(tags) <= vocabulary and "supervised" in tags, (name, tags)
+    assert set(NeuroGymTaskEnv.metadata["tags"]) <= vocabulary
+    assert "context dependent" in NeuroGymTaskEnv("ctxdm2").metadata["tags"]
+    assert "go-no-go" in NeuroGymTaskEnv("dnms").metadata["tags"]
+    env = NeuroGymTaskEnv("dm1")
+    assert str(env) == "<NeuroGymTaskEnv>"
+    assert repr(env) == "NeuroGymTaskEnv('dm1', convention='modcog', dt=100, dim_ring=16, sigma=1)"
+    assert str(ngym.make("ModCogNgym-DM1-v0")) == "<OrderEnforcing<NeuroGymTaskEnv>>"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 import modcog_env
 from modcog_env import timing
-from modcog_env.timing import Choice, Fixed, Uniform
+from modcog_env.timing import Choice, Fixed, TimingWarning, TruncatedExponential, Uniform
 
 # a fine, exact grid of uniforms on [0, 1): every value equally weighted
 U_GRID = np.arange(30000) / 30000
@@ -99,6 +100,17 @@ def test_step_bounds(spec, dt, bounds):
         (Fixed(400), Fixed(400.0)),
         (Uniform(100, 200), Uniform(100.0, 200.0)),
         (Choice((1.0, 2.0)), Choice((1.0, 2.0))),
+        # NeuroGym's notation (TrialEnv.timing / sample_time)
+        (("uniform", (200, 500)), Uniform(200.0, 500.0)),
+        (["uniform", [400, 600]], Uniform(400.0, 600.0)),
+        ([100, 200, 300], Choice((100.0, 200.0, 300.0))),
+        ((300, 400), Choice((300.0, 400.0))),
+        (np.array([100.0, 500.0]), Choice((100.0, 500.0))),
+        (["choice", [300, 400, 500]], Choice((300.0, 400.0, 500.0))),
+        (["truncated_exponential", [400, 100, 500]], TruncatedExponential(400.0, 100.0, 500.0)),
+        (("truncated_exponential", 400, 100, 500), TruncatedExponential(400.0, 100.0, 500.0)),
+        (("truncated_exponential", [400, 500, 500]), Fixed(500.0)),  # min >= max: NeuroGym's max
+        (TruncatedExponential(50, 0, 300), TruncatedExponential(50.0, 0.0, 300.0)),
     ],
 )
 def test_parse_spec_accepts(value, spec):
@@ -126,6 +138,13 @@ def test_parse_spec_accepts(value, spec):
         {"low": 1},
         Fixed(-3),
         Uniform(5, 1),
+        ("uniform", (200,)),
+        ("until", 1000),
+        ("truncated_exponential", [400, 100]),
+        ("truncated_exponential", [-4, 100, 500]),
+        [100, "a"],
+        [],
+        lambda: 300,
     ],
 )
 def test_parse_spec_rejects_naming_the_key(value):
@@ -154,3 +173,70 @@ def test_task_timing_errors():
         modcog_env.make_task("go", timing={"stimulus": ("uniform", 9, 1)})
     with pytest.raises(ValueError, match=re.escape("decision period of 0 steps")):
         modcog_env.make_task("go", timing={"decision": 50})
+
+
+# ------------------------------------------------------------------------------ NeuroGym notation
+@pytest.mark.parametrize("task_name", modcog_env.ALL_TASKS[::5])
+def test_neurogym_notation_round_trips(task_name):
+    """``make_task(t, timing=<NeuroGym notation of t's timing>)`` rebuilds the same timing."""
+    task = modcog_env.make_task(task_name, dt=20)
+    notation = {p: timing.neurogym_notation(spec) for p, spec in task.timing.items()}
+    assert all(not isinstance(v, (Fixed, Uniform, Choice)) for v in notation.values())
+    again = modcog_env.make_task(task_name, dt=20, timing=notation)
+    assert again.timing == task.timing
+
+
+def test_truncated_exponential_matches_its_distribution():
+    """Exp(mean) conditioned to [low, high), as NeuroGym's trunc_exp, floored to dt: the step
+    frequencies over a fine grid of uniforms equal the exact probabilities."""
+    spec, dt = TruncatedExponential(400, 100, 500), 100
+    assert timing.step_bounds(spec, dt) == (1, 4)
+    s = timing.steps(spec, dt, U_GRID)
+    cdf = lambda x: (1 - np.exp(-(x - 100) / 400)) / (1 - np.exp(-400 / 400))  # noqa: E731
+    exact = [cdf(min((n + 1) * dt, 500)) - cdf(max(n * dt, 100)) for n in range(1, 5)]
+    np.testing.assert_allclose(np.bincount(s, minlength=5)[1:] / U_GRID.size, exact, atol=1e-4)
+    top = timing.steps(spec, dt, 1 - np.array([2.0**-53, 1e-12]))
+    assert np.all(top == 4)  # 500 ms itself is excluded
+    np.testing.assert_array_equal(timing.step_values(spec, dt), [1, 2, 3, 4])
+
+
+def _timing_warnings(build) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's default: each distinct message once
+        build()
+    return [str(w.message) for w in caught if issubclass(w.category, TimingWarning)]
+
+
+def test_value_off_the_dt_grid_warns_once_naming_what_it_becomes():
+    """A delay of 50 ms at dt=100 is floored to 0 steps (dlygo plays as go): one warning says so,
+    however many tasks are built with it."""
+    msgs = _timing_warnings(
+        lambda: [modcog_env.make_task("dlygo", timing={"delay": 50}) for _ in range(3)]
+    )
+    assert msgs == [
+        "timing['delay']=50 ms is not a multiple of dt=100 ms: it becomes 0 ms "
+        "(durations are floored to whole steps)"
+    ]
+    assert modcog_env.make_task("dlygo", timing={"delay": 50}).period_bounds()["delay"] == (0, 0)
+    msgs = _timing_warnings(
+        lambda: modcog_env.make_task("dms", timing={"delay": ("choice", [150, 300, 1050])})
+    )
+    assert [m.split(":")[1].strip() for m in msgs] == [
+        "choice 150 ms is not a multiple of dt=100 ms",
+        "choice 1050 ms is not a multiple of dt=100 ms",
+    ]
+    assert "it becomes 100 ms" in msgs[0] and "it becomes 1000 ms" in msgs[1]
+    msgs = _timing_warnings(
+        lambda: modcog_env.make_task("dm1", timing={"fixation": ("uniform", (250, 500))})
+    )
+    assert len(msgs) == 1 and "bound(s) 250 ms" in msgs[0]
+    assert "the period lasts 200 to 400 ms" in msgs[0]
+
+
+@pytest.mark.parametrize("dt", [10, 20, 50, 100])
+def test_values_on_the_dt_grid_do_not_warn(dt):
+    assert not _timing_warnings(
+        lambda: modcog_env.make_task(
+            "dms", dt=dt, timing={"delay": ("uniform", (200, 1200)), "test": [300, 500]}
+        )
+    )

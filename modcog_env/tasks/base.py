@@ -168,6 +168,7 @@ class Task:
                     f"allowed: {list(self.periods)}"
                 )
             self.timing[key] = timing.parse_spec(value, f"timing[{key!r}]")
+            timing.check_grid(self.timing[key], self.dt, f"timing[{key!r}]")
         if timing.step_bounds(self.timing["decision"], self.dt)[0] < 1:
             raise ValueError(
                 f"timing['decision']={self.timing['decision'].describe()} ms "
