@@ -47,6 +47,8 @@ from modcog_env.cli import (
     build_parser as suite_parser,
 )
 
+from .analysis.cli import add_analyze_parser
+
 AGENTS = {"lmrnn": "lm-rnn", "dense": "dense", "random": "random-sparse", "autapse": "autapse"}
 LOCAL = ("lm-rnn", "random-sparse")  # models that take a radius or a density
 DEMO_TASKS = ("go", "rtgo", "dlygo", "anti", "dm1", "dms")
@@ -448,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_convention(p)
     p.set_defaults(func=cmd_demo)
+    add_analyze_parser(sub)
     return parser
 
 

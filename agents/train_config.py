@@ -45,6 +45,7 @@ class TrainConfig:
     activation: str = "relu"  # "relu" | "tanh" | "softplus" | "sigmoid"
     noise_std: float = 0.0  # recurrent noise during training
     rec_gain: float | None = None  # recurrent init gain; None: the model's (1, autapse 0.3)
+    kernel: str = "auto"  # recurrence kernel (agents.kernels); execution only, not in checkpoints
     # ---- tasks and batches (modcog_env.Batches)
     tasks: str | list[str] = "20-cog"  # collection key, one task name or a list of names
     convention: str = "modcog"  # "modcog" | "reference"
@@ -124,7 +125,8 @@ class TrainConfig:
 
         common = dict(input_size=input_size, output_size=output_size,
                       hidden_size=self.hidden_size, dt=self.dt, tau=self.tau,
-                      activation=self.activation, noise_std=self.noise_std)
+                      activation=self.activation, noise_std=self.noise_std,
+                      kernel=self.kernel)
         if self.rec_gain is not None:
             common["rec_gain"] = self.rec_gain
         local = dict(geometry=self.geometry, radius=self.radius, density=self.density,
@@ -162,6 +164,7 @@ CHOICES = {
     "loss": LOSSES,
     "lr_schedule": ("constant", "cosine"),
     "criterion_metric": METRICS,
+    "kernel": ("auto", "dense", "sparse", "reference"),  # agents.kernels.KERNELS (torch-free copy)
 }
 
 # Fields of the invocation, not of the run: not written to a run folder's config.toml.
@@ -171,7 +174,7 @@ INVOCATION_FIELDS = ("out_dir", "resume", "overwrite", "progress")
 RESUMABLE_CHANGES = frozenset({
     "steps", "eval_interval", "eval_trials", "eval_seed", "criterion", "criterion_metric",
     "log_interval", "ckpt_interval", "save_best", "out_dir", "resume", "overwrite", "progress",
-    "num_threads", "device", "max_loss",
+    "num_threads", "device", "max_loss", "kernel",
 })
 
 

@@ -312,7 +312,7 @@ class Trainer:
                 f"resume from {str(self.ckpt_path)!r}: these settings differ from the checkpoint's "
                 f"(saved, now): {changed}; only {sorted(RESUMABLE_CHANGES)} may change"
             )
-        self.model = build_model(config_from_dict(ckpt["model_config"]))
+        self.model = build_model(config_from_dict(ckpt["model_config"]), kernel=cfg.kernel)
         self.model.load_state_dict(ckpt["model"])
         self.model.to(cfg.device)
         self.optimizer = self._make_optimizer()

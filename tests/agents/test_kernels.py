@@ -228,3 +228,10 @@ def test_sparse_model_copies_pickles_and_runs_in_float64():
     assert got["weight_hh"].dtype == torch.float64
     for key in want:
         torch.testing.assert_close(got[key], want[key], msg=key)
+
+
+def test_trainconfig_offers_every_kernel():
+    from agents.kernels import KERNELS
+    from agents.train_config import CHOICES
+
+    assert CHOICES["kernel"] == KERNELS

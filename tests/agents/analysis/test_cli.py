@@ -57,3 +57,13 @@ def test_bad_input_exits_2_with_one_line(dense_ckpt, tmp_path, capsys):
     assert "period='nap'" in capsys.readouterr().err
     assert main([str(dense_ckpt), "--task", "dlygo", "--adam-steps", "-1"]) == 2
     assert "adam_steps=-1" in capsys.readouterr().err
+
+
+def test_modcog_analyze_is_a_subcommand(dense_ckpt, tmp_path, capsys):
+    from agents.cli import main as modcog
+
+    assert modcog(["analyze", str(tmp_path / "missing.pt"), "--task", "go"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert modcog(["analyze", str(dense_ckpt), "--task", "dm1", "--trials", "16", "--init",
+                   "16", "--adam-steps", "20", "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig" / "dm1_summary.json").exists()
