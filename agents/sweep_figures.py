@@ -1,0 +1,202 @@
+"""Figures of a sweep from its CSVs alone (``tidy.csv``, ``summary.csv``): re-plot without
+retraining. matplotlib is imported inside the functions (Agg backend).
+
+- :func:`plot_curves`: a metric (task ``mean``) against steps or timesteps, one line per group
+  (mean across seeds) with the min-max band across seeds.
+- :func:`plot_heatmap`: task x group heat map of a metric at each run's last evaluation, mean
+  across seeds, values written in the cells.
+- :func:`plot_criterion`: steps to criterion against an axis (e.g. density), one series per model,
+  per-seed points, mean +- sd; runs that never reached it are drawn as open markers above the
+  plot; runs without the axis value (e.g. dense) as a horizontal band (mean +- sd).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .sweep_results import _parse
+
+
+def _rows(path: str | os.PathLike) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(row: dict, group: Sequence[str]) -> str:
+    short = {"hidden_size": "N", "density": "d", "radius": "r", "model": ""}
+    parts = []
+    for k in group:
+        v = row.get(k)
+        if v is None:
+            continue
+        v = f"{v:g}" if isinstance(v, float) else str(v)
+        parts.append(f"{short.get(k, k + '=')}{v}" if short.get(k, k) else v)
+    return " ".join(parts) or "all"
+
+
+def _groups(rows: Sequence[dict], group: Sequence[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(_label(r, group), []).append(r)
+    return out
+
+
+def plot_curves(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Sequence[str],
+                metric: str = "decision_accuracy", x: str = "step", task: str = "mean",
+                title: str = "") -> Path:
+    """Learning curves of ``metric`` on ``task`` against ``x`` (``step`` or ``timesteps``)."""
+    plt = _plt()
+    rows = [r for r in _rows(tidy_csv) if r["metric"] == metric and r["task"] == task]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, grows in _groups(rows, group).items():
+        by_x: dict[float, list[float]] = {}
+        for r in grows:
+            by_x.setdefault(r[x], []).append(r["value"])
+        xs = sorted(by_x)
+        mean = [sum(by_x[v]) / len(by_x[v]) for v in xs]
+        n = max(len({r["run"] for r in grows}), 1)
+        line, = ax.plot(xs, mean, label=f"{label} (n={n})")
+        ax.fill_between(xs, [min(by_x[v]) for v in xs], [max(by_x[v]) for v in xs],
+                        color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{metric} ({task} over tasks)" if task == "mean" else f"{metric}: {task}")
+    ax.set_title(title or metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)
+
+
+def final_table(tidy_csv: str | os.PathLike, group: Sequence[str],
+                metric: str = "decision_accuracy") -> tuple[list[str], list[str], list[list]]:
+    """(tasks, group labels, values[task][group]): ``metric`` at each run's last evaluation,
+    mean across the runs of the group (None where missing)."""
+    rows = [r for r in _rows(tidy_csv) if r["metric"] == metric and r["task"] != "mean"]
+    last: dict[str, int] = {}
+    for r in rows:
+        last[r["run"]] = max(last.get(r["run"], -1), r["step"])
+    rows = [r for r in rows if r["step"] == last[r["run"]]]
+    groups = _groups(rows, group)
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    values = []
+    for t in tasks:
+        line = []
+        for grows in groups.values():
+            vs = [r["value"] for r in grows if r["task"] == t]
+            line.append(sum(vs) / len(vs) if vs else None)
+        values.append(line)
+    return tasks, list(groups), values
+
+
+def plot_heatmap(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Sequence[str],
+                 metric: str = "decision_accuracy", title: str = "") -> Path:
+    """Task x group heat map of ``metric`` at the last evaluation (mean across seeds)."""
+    plt = _plt()
+    tasks, labels, values = final_table(tidy_csv, group, metric)
+    if not tasks:
+        raise ValueError(f"metric={metric!r}: no per-task rows in {str(tidy_csv)!r}")
+    grid = [[math.nan if v is None else v for v in line] for line in values]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(labels), 1.2 + 0.28 * len(tasks)))
+    im = ax.imshow(grid, aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
+    if len(tasks) * len(labels) <= 900:
+        for i, line in enumerate(grid):
+            for j, v in enumerate(line):
+                if v == v:
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=5,
+                            color="white" if v < 0.6 else "black")
+    fig.colorbar(im, ax=ax, label=metric)
+    ax.set_title(title or metric, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_criterion(summary_csv: str | os.PathLike, out: str | os.PathLike, x: str,
+                   series: str = "model", title: str = "", log_x: bool = True) -> Path:
+    """Steps to criterion against ``x`` per ``series`` (module docstring)."""
+    plt = _plt()
+    rows = [r for r in _rows(summary_csv) if r.get("state") == "done"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    reached = [r["steps_to_criterion"] for r in rows if r.get("steps_to_criterion") is not None]
+    top = max([r["last_step"] for r in rows if r.get("last_step") is not None] + reached + [1])
+    for name, srows in _groups(rows, [series]).items():
+        on_axis = [r for r in srows if r.get(x) is not None]
+        if not on_axis:  # e.g. the dense RNN: a band
+            vals = [r["steps_to_criterion"] for r in srows if r["steps_to_criterion"] is not None]
+            if vals:
+                m = sum(vals) / len(vals)
+                sd = (math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+                      if len(vals) > 1 else 0.0)
+                line = ax.axhline(m, linestyle="--", color="k",
+                                  label=f"{name}: {m:.0f} +- {sd:.0f} ({len(vals)}/{len(srows)})")
+                ax.axhspan(m - sd, m + sd, color=line.get_color(), alpha=0.1)
+            continue
+        xs = sorted({r[x] for r in on_axis})
+        means, sds = [], []
+        for v in xs:
+            vals = [r["steps_to_criterion"] for r in on_axis
+                    if r[x] == v and r["steps_to_criterion"] is not None]
+            means.append(sum(vals) / len(vals) if vals else math.nan)
+            sds.append(math.sqrt(sum((u - means[-1]) ** 2 for u in vals) / (len(vals) - 1))
+                       if len(vals) > 1 else 0.0)
+        line = ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=name)[0]
+        color = line.get_color()
+        hit = [r for r in on_axis if r["steps_to_criterion"] is not None]
+        miss = [r for r in on_axis if r["steps_to_criterion"] is None]
+        ax.scatter([r[x] for r in hit], [r["steps_to_criterion"] for r in hit], s=12,
+                   color=color, alpha=0.6)
+        ax.scatter([r[x] for r in miss], [top * 1.08] * len(miss), s=22, facecolors="none",
+                   edgecolors=color, marker="^")
+    ax.axhline(top * 1.04, color="grey", linewidth=0.5)
+    ax.text(0.01, 0.985, "not reached (open markers)", transform=ax.transAxes, fontsize=7,
+            va="top")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel("steps to criterion")
+    ax.set_ylim(0, top * 1.12)
+    ax.set_title(title or "steps to criterion")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_all(tidy_csv: str | os.PathLike, summary_csv: str | os.PathLike,
+             out: str | os.PathLike, group: Sequence[str], x: str | None = None,
+             title: str = "") -> dict[str, Path]:
+    """Learning curves, heat maps (decision accuracy, trial correct; when there is more than one
+    task) and, with ``x``, the steps-to-criterion figure, into folder ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"curves": plot_curves(tidy_csv, out / "learning_curves.png", group, title=title)}
+    per_task = [r for r in _rows(tidy_csv) if r["task"] != "mean"]
+    if len({r["task"] for r in per_task}) > 1:
+        for metric in [m for m in ("decision_accuracy", "trial_correct")
+                       if any(r["metric"] == m for r in per_task)]:
+            paths[f"heatmap_{metric}"] = plot_heatmap(
+                tidy_csv, out / f"heatmap_{metric}.png", group, metric, title=f"{title}: {metric}")
+    if x:
+        paths["criterion"] = plot_criterion(summary_csv, out / "steps_to_criterion.png", x,
+                                            title=title)
+    return paths
