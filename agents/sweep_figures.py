@@ -43,6 +43,8 @@ def _label(row: dict, group: Sequence[str]) -> str:
         if v is None:
             continue
         v = f"{v:g}" if isinstance(v, float) else str(v)
+        if v.count("+") >= 3:  # a task list
+            v = f"{v.count('+') + 1} tasks"
         parts.append(f"{short.get(k, k + '=')}{v}" if short.get(k, k) else v)
     return " ".join(parts) or "all"
 

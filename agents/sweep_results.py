@@ -74,10 +74,12 @@ def tidy_rows(name: str, axes: Mapping, config: Mapping, evals: Sequence[dict]) 
     return rows
 
 
-def summarize_run(config: Mapping, evals: Sequence[dict],
-                  at_timesteps: Sequence[int] = ()) -> dict:
-    """Summary columns of one run from its config and eval records (module docstring)."""
-    metric, threshold = config["criterion_metric"], config["criterion"]
+def summarize_run(config: Mapping, evals: Sequence[dict], at_timesteps: Sequence[int] = (),
+                  criterion: float | None = None) -> dict:
+    """Summary columns of one run from its config and eval records (module docstring);
+    ``criterion`` overrides the run's own threshold."""
+    metric = config["criterion_metric"]
+    threshold = config["criterion"] if criterion is None else criterion
     batch, seq = config["batch_size"], config["seq_len"]
     out: dict = {"last_step": int(evals[-1]["step"]) if evals else None}
     hit = next((int(ln["step"]) for ln in evals if ln["mean"][metric] >= threshold), None)
@@ -94,8 +96,10 @@ def summarize_run(config: Mapping, evals: Sequence[dict],
     return out
 
 
-def collect(sweep, at_timesteps: Sequence[int] = ()) -> tuple[list[dict], list[dict]]:
-    """(tidy rows, summary rows) of every run of ``sweep`` (an :class:`agents.sweeps.Sweep`)."""
+def collect(sweep, at_timesteps: Sequence[int] = (),
+            criterion: float | None = None) -> tuple[list[dict], list[dict]]:
+    """(tidy rows, summary rows) of every run of ``sweep`` (an :class:`agents.sweeps.Sweep`);
+    ``criterion`` overrides the runs' thresholds (and fills the ``criterion`` column)."""
     from .sweeps import ERROR, RESULT, run_state
 
     tidy, summary = [], []
@@ -105,9 +109,11 @@ def collect(sweep, at_timesteps: Sequence[int] = ()) -> tuple[list[dict], list[d
         row = {"run": run.name, "state": run_state(run.folder)}
         row.update({k: _cell(v) for k, v in run.axes.items()})
         row.update({k: _cell(run.config[k]) for k in CONFIG_COLUMNS if k not in row})
+        if criterion is not None:
+            row["criterion"] = criterion
         result = _read_json(run.folder / RESULT)
         row["params"] = result.get("params")
-        row.update(summarize_run(run.config, evals, at_timesteps))
+        row.update(summarize_run(run.config, evals, at_timesteps, criterion))
         row["wall_s"] = result.get("wall_s")
         err = _read_json(run.folder / ERROR).get("error")
         row["error"] = f"{err['type']}: {err['message']}"[:300] if err else None
@@ -191,10 +197,15 @@ def read_csv(path: str | os.PathLike):
 def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) -> dict[str, Path]:
     """Write tidy.csv, summary.csv, groups.csv (and figures) to ``out`` (default
     ``<sweep>/results``); returns name -> path. ``sweep.report_options``: ``at_timesteps``
-    (list of ints), ``x`` (the axis of the criterion figure), ``group`` (figure grouping)."""
+    (list of ints), ``criterion`` (threshold for steps to criterion instead of the runs' own),
+    ``x`` (the axis of the criterion figure), ``group`` (figure grouping)."""
     opts = sweep.report_options
+    unknown = sorted(set(opts) - {"at_timesteps", "criterion", "x", "group"})
+    if unknown:
+        raise ValueError(f"report options {unknown} unknown; allowed: at_timesteps, criterion, "
+                         "x, group")
     out = Path(out) if out is not None else sweep.root / "results"
-    tidy, summary = collect(sweep, opts.get("at_timesteps", ()))
+    tidy, summary = collect(sweep, opts.get("at_timesteps", ()), opts.get("criterion"))
     by = [k for k in sweep.grid_keys if k != "seed"]
     paths = {"tidy": write_csv(tidy, out / "tidy.csv"),
              "summary": write_csv(summary, out / "summary.csv"),

@@ -17,6 +17,9 @@ A sweep is a base config, optional ``cases`` (fixed overrides, one variant each)
     [report]                         # optional, see agents.sweep_results.report
     x = "density"
 
+TOML has no null: in a spec file the string ``"none"`` stands for None (e.g. ``radius = "none"``
+to set a density instead).
+
 Sweep folder layout::
 
     sweep.json                the expanded run list (names, configs), written by every run call
@@ -28,7 +31,8 @@ Sweep folder layout::
     results/                  tidy.csv, summary.csv, groups.csv, figures (``--report``)
 
 A run's name is a readable slug of the values that vary across the sweep plus 8 hex digits of
-the sha256 of its full config (without ``out_dir``, ``resume``, ``progress``, ``num_threads``).
+the sha256 of its config: the fields that differ from the TrainConfig defaults, without
+``out_dir``, ``resume``, ``progress``, ``num_threads`` (:func:`config_hash`).
 
 Run states (:func:`run_state`): ``done`` (result.json), ``running`` (a live lock: the worker's or
 the trainer's ``run.lock``), ``failed`` (error.json), ``pending`` otherwise. Rerunning a sweep
@@ -54,6 +58,9 @@ from pathlib import Path
 STATES = ("done", "running", "failed", "pending")
 # TrainConfig fields that do not identify a run (they may change between sittings)
 VOLATILE = frozenset({"out_dir", "resume", "progress", "num_threads"})
+# fields left out of the readable slug (still in the hash): evaluation and logging settings
+NOT_IN_SLUG = frozenset({"eval_interval", "eval_trials", "eval_seed", "log_interval",
+                         "ckpt_interval", "save_best", "criterion", "criterion_metric"})
 SHORT = {"hidden_size": "n", "seed": "seed", "density": "d", "radius": "r", "mask_seed": "ms",
          "model": "", "tasks": ""}
 RESULT, ERROR, LOCK, RUN_LOCK = "result.json", "error.json", "_locks", "run.lock"
@@ -73,14 +80,20 @@ class Run:
 
 
 def config_hash(config: Mapping) -> str:
-    """8 hex digits of the sha256 of the config without its volatile fields."""
-    ident = {k: v for k, v in config.items() if k not in VOLATILE}
+    """8 hex digits of the sha256 of the config's non-volatile fields that differ from the
+    TrainConfig defaults (so a field added to TrainConfig later, at its default, keeps every
+    existing run's name)."""
+    from .training import TrainConfig
+
+    default = TrainConfig().to_dict()
+    ident = {k: v for k, v in config.items()
+             if k not in VOLATILE and (k not in default or v != default[k])}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _slug_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
-        text = "+".join(str(v) for v in value)
+        text = "+".join(str(v) for v in value) if len(value) <= 3 else f"{len(value)}items"
     elif value is None:
         text = "none"
     else:
@@ -90,7 +103,7 @@ def _slug_value(value: object) -> str:
 
 def run_name(config: Mapping, axes: Sequence[str]) -> str:
     """``<slug of config[axes]>-<config_hash>``, e.g. ``autapse_n64_seed0-1a2b3c4d``."""
-    parts = [f"{SHORT.get(k, k)}{_slug_value(config[k])}" for k in axes]
+    parts = [f"{SHORT.get(k, k)}{_slug_value(config[k])}" for k in axes if k not in NOT_IN_SLUG]
     slug = "_".join(p for p in parts if p)[:100] or "run"
     return f"{slug}-{config_hash(config)}"
 
@@ -301,7 +314,16 @@ def read_spec(path: str | os.PathLike) -> dict:
     if unknown:
         raise ValueError(
             f"spec {str(path)!r}: unknown sections {unknown}; allowed {sorted(allowed)}")
-    return spec
+    return {k: _none(v) if k in ("base", "grid", "cases") else v for k, v in spec.items()}
+
+
+def _none(value: object) -> object:
+    """The spec's ``"none"`` strings as None, through tables and lists."""
+    if isinstance(value, dict):
+        return {k: _none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_none(v) for v in value]
+    return None if value == "none" else value
 
 
 class Sweep:

@@ -123,6 +123,12 @@ def test_run_names_are_readable_hashed_and_unique(tmp_path):
     grown = make_runs(configs + expand({"tasks": ["go"], "lr": 0.5}), tmp_path)
     assert grown[0].name == names[0] and grown[1].name != names[1]
     assert grown[1].name.endswith(names[1].split("-")[-1])
+    # a field at its default does not enter the hash (TrainConfig may grow fields)
+    from agents.sweeps import config_hash
+
+    assert config_hash({**configs[0], "activation": "tanh"}) != config_hash(configs[0])
+    trimmed = {k: v for k, v in configs[0].items() if k != "activation"}  # default "relu"
+    assert config_hash(trimmed) == config_hash(configs[0])
     with pytest.raises(ValueError, match="are identical"):
         make_runs(configs + configs[:1], tmp_path)
 
@@ -137,6 +143,10 @@ def test_spec_errors(tmp_path):
     with pytest.raises(ValueError, match="has no \\[sweep\\] out"):
         Sweep.from_spec(no_out)
     assert Sweep.from_spec(no_out, out=tmp_path / "s").root == tmp_path / "s"
+    nulls = tmp_path / "nulls.toml"
+    nulls.write_text('[base]\nmodel = "lm-rnn"\nradius = "none"\n[grid]\ndensity = [0.1, 0.2]\n')
+    runs = Sweep.from_spec(nulls, out=tmp_path / "n").runs
+    assert [(r.config["radius"], r.config["density"]) for r in runs] == [(None, 0.1), (None, 0.2)]
 
 
 # ------------------------------------------------------------------------------------ states
@@ -292,6 +302,7 @@ def test_summarize_run_known_answers():
     assert s["decision_accuracy_at_500"] == 0.5  # step 10 = 400 timesteps; step 20 = 800
     assert s["decision_accuracy_at_0"] == 0.1 and s["decision_accuracy_at_5"] == 0.1
     assert summarize_run(config, evals[:2])["steps_to_criterion"] is None
+    assert summarize_run(config, evals, criterion=0.45)["steps_to_criterion"] == 10
 
 
 def test_group_spread_known_answers():
