@@ -156,6 +156,50 @@ def group_rows(summary: Sequence[Mapping], by: Sequence[str]) -> list[dict]:
     return out
 
 
+def task_family(task: str) -> str:
+    """``<family>`` (go, dm, match) plus ``-int`` / ``-seq`` for Mod-Cog's modified tasks."""
+    from modcog_env import family
+
+    mod = "-int" if "int" in task[-4:] else "-seq" if "seq" in task[-4:] else ""
+    return family(task) + mod
+
+
+def family_rows(tidy: Sequence[Mapping], by: Sequence[str],
+                metrics: Sequence[str] = ("decision_accuracy", "trial_correct")) -> list[dict]:
+    """Per group x task family x metric: the family's mean over its tasks at each run's last
+    evaluation, then mean / sd / min / max across the runs (seeds) of the group."""
+    last: dict[str, int] = {}
+    for r in tidy:
+        last[r["run"]] = max(last.get(r["run"], -1), r["step"])
+    per_run: dict[tuple, list[float]] = {}
+    keys: dict[str, tuple] = {}
+    for r in tidy:
+        if r["task"] == "mean" or r["metric"] not in metrics or r["step"] != last[r["run"]]:
+            continue
+        keys[r["run"]] = tuple(r.get(k) for k in by)
+        per_run.setdefault((r["run"], task_family(r["task"]), r["metric"]), []).append(r["value"])
+    groups: dict[tuple, list[float]] = {}
+    for (run, fam, metric), values in per_run.items():
+        groups.setdefault((keys[run], fam, metric), []).append(sum(values) / len(values))
+    out = []
+    for (key, fam, metric), values in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        out.append({**dict(zip(by, key, strict=True)), "family": fam, "metric": metric,
+                    "n": len(values), **_stats(values, "value")})
+    return out
+
+
+def markdown_table(rows: Sequence[Mapping], columns: Sequence[str], digits: int = 3) -> str:
+    """A GitHub markdown table of ``columns``; floats rounded, None as an empty cell."""
+    def cell(v):
+        if v is None:
+            return ""
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
     """Write dict rows (columns: union of keys in first-seen order; None -> empty)."""
     path = Path(path)
@@ -207,9 +251,12 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
     out = Path(out) if out is not None else sweep.root / "results"
     tidy, summary = collect(sweep, opts.get("at_timesteps", ()), opts.get("criterion"))
     by = [k for k in sweep.grid_keys if k != "seed"]
+    groups = group_rows(summary, by)
     paths = {"tidy": write_csv(tidy, out / "tidy.csv"),
              "summary": write_csv(summary, out / "summary.csv"),
-             "groups": write_csv(group_rows(summary, by), out / "groups.csv")}
+             "groups": write_csv(groups, out / "groups.csv")}
+    if len({r["task"] for r in tidy} - {"mean"}) > 1:
+        paths["families"] = write_csv(family_rows(tidy, by), out / "families.csv")
     if figures and tidy:
         from .sweep_figures import plot_all
 

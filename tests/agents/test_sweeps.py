@@ -359,3 +359,23 @@ def test_report_on_synthetic_folders_and_replot_from_csvs(tmp_path):
     assert sorted(p.name for p in again.values()) == sorted(p.name for k, p in paths.items()
                                                              if p.suffix == ".png")
     assert all(p.stat().st_size > 0 for p in again.values())
+
+
+def test_family_rows_known_answers():
+    from agents.sweep_results import family_rows, markdown_table, task_family
+
+    assert [task_family(t) for t in ("dlygo", "dms", "dlygointr", "dnmcseql")] == [
+        "go", "match", "go-int", "match-seq"]
+    tidy = []
+    for run, model, (a, b) in [("r0", "x", (0.2, 0.4)), ("r1", "x", (0.6, 0.8))]:
+        for step, scale in [(0, 0.0), (10, 1.0)]:  # only the last evaluation counts
+            for task, v in [("go", a), ("rtgo", b), ("dms", 1.0)]:
+                tidy.append({"run": run, "model": model, "step": step, "task": task,
+                             "metric": "decision_accuracy", "value": v * scale})
+    rows = {r["family"]: r for r in family_rows(tidy, ["model"])}
+    assert rows["go"]["n"] == 2
+    assert rows["go"]["value_mean"] == pytest.approx(0.5)  # runs: 0.3 and 0.7
+    assert rows["go"]["value_sd"] == pytest.approx(0.2828427, rel=1e-6)
+    assert rows["match"]["value_mean"] == 1.0
+    table = markdown_table([rows["go"]], ["model", "family", "value_mean"])
+    assert table.splitlines()[2] == "| x | go | 0.500 |"
