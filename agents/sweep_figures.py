@@ -5,9 +5,10 @@ retraining. matplotlib is imported inside the functions (Agg backend).
   (mean across seeds) with the min-max band across seeds.
 - :func:`plot_heatmap`: task x group heat map of a metric at each run's last evaluation, mean
   across seeds, values written in the cells.
-- :func:`plot_criterion`: steps to criterion against an axis (e.g. density), one series per model,
-  per-seed points, mean +- sd; runs that never reached it are drawn as open markers above the
-  plot; runs without the axis value (e.g. dense) as a horizontal band (mean +- sd).
+- :func:`plot_criterion`: steps to criterion (or another summary column, such as the accuracy
+  after a fixed number of time steps seen) against an axis (e.g. density), one series per
+  model, per-seed points, mean +- sd; runs that never reached the criterion are drawn as open
+  markers above the plot; runs without the axis value (e.g. dense) as a horizontal band.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ def _label(row: dict, group: Sequence[str]) -> str:
         if v is None:
             continue
         v = f"{v:g}" if isinstance(v, float) else str(v)
-        if v.count("+") >= 3:  # a task list
-            v = f"{v.count('+') + 1} tasks"
         parts.append(f"{short.get(k, k + '=')}{v}" if short.get(k, k) else v)
     return " ".join(parts) or "all"
 
@@ -132,50 +131,59 @@ def plot_heatmap(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Seq
 
 
 def plot_criterion(summary_csv: str | os.PathLike, out: str | os.PathLike, x: str,
-                   series: str = "model", title: str = "", log_x: bool = True) -> Path:
-    """Steps to criterion against ``x`` per ``series`` (module docstring)."""
+                   series: str = "model", title: str = "", log_x: bool = True,
+                   column: str = "steps_to_criterion") -> Path:
+    """A summary ``column`` (default steps to criterion) against ``x`` per ``series``: per-seed
+    points, mean +- sd; for steps to criterion, runs that never reached it are open markers
+    above the plot. Runs without an ``x`` value (e.g. dense) are a band (mean +- sd)."""
     plt = _plt()
     rows = [r for r in _rows(summary_csv) if r.get("state") == "done"]
+    steps = column == "steps_to_criterion"
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    reached = [r["steps_to_criterion"] for r in rows if r.get("steps_to_criterion") is not None]
-    top = max([r["last_step"] for r in rows if r.get("last_step") is not None] + reached + [1])
+    values = [r[column] for r in rows if r.get(column) is not None]
+    top = max([r["last_step"] for r in rows if r.get("last_step") is not None] + values + [1])
+    if not steps:
+        top = max(values + [1e-9])
+
+    def mean_sd(vals):
+        if not vals:
+            return math.nan, 0.0
+        m = sum(vals) / len(vals)
+        sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+        return m, sd
+
     for name, srows in _groups(rows, [series]).items():
         on_axis = [r for r in srows if r.get(x) is not None]
         if not on_axis:  # e.g. the dense RNN: a band
-            vals = [r["steps_to_criterion"] for r in srows if r["steps_to_criterion"] is not None]
+            vals = [r[column] for r in srows if r[column] is not None]
             if vals:
-                m = sum(vals) / len(vals)
-                sd = (math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
-                      if len(vals) > 1 else 0.0)
+                m, sd = mean_sd(vals)
                 line = ax.axhline(m, linestyle="--", color="k",
-                                  label=f"{name}: {m:.0f} +- {sd:.0f} ({len(vals)}/{len(srows)})")
+                                  label=f"{name}: {m:.3g} +- {sd:.2g} ({len(vals)}/{len(srows)})")
                 ax.axhspan(m - sd, m + sd, color=line.get_color(), alpha=0.1)
             continue
         xs = sorted({r[x] for r in on_axis})
-        means, sds = [], []
-        for v in xs:
-            vals = [r["steps_to_criterion"] for r in on_axis
-                    if r[x] == v and r["steps_to_criterion"] is not None]
-            means.append(sum(vals) / len(vals) if vals else math.nan)
-            sds.append(math.sqrt(sum((u - means[-1]) ** 2 for u in vals) / (len(vals) - 1))
-                       if len(vals) > 1 else 0.0)
-        line = ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=name)[0]
+        stats = [mean_sd([r[column] for r in on_axis if r[x] == v and r[column] is not None])
+                 for v in xs]
+        line = ax.errorbar(xs, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o",
+                           capsize=3, label=name)[0]
         color = line.get_color()
-        hit = [r for r in on_axis if r["steps_to_criterion"] is not None]
-        miss = [r for r in on_axis if r["steps_to_criterion"] is None]
-        ax.scatter([r[x] for r in hit], [r["steps_to_criterion"] for r in hit], s=12,
-                   color=color, alpha=0.6)
-        ax.scatter([r[x] for r in miss], [top * 1.08] * len(miss), s=22, facecolors="none",
-                   edgecolors=color, marker="^")
-    ax.axhline(top * 1.04, color="grey", linewidth=0.5)
-    ax.text(0.01, 0.985, "not reached (open markers)", transform=ax.transAxes, fontsize=7,
-            va="top")
+        hit = [r for r in on_axis if r[column] is not None]
+        miss = [r for r in on_axis if r[column] is None]
+        ax.scatter([r[x] for r in hit], [r[column] for r in hit], s=12, color=color, alpha=0.6)
+        if steps:
+            ax.scatter([r[x] for r in miss], [top * 1.08] * len(miss), s=22, facecolors="none",
+                       edgecolors=color, marker="^")
+    if steps:
+        ax.axhline(top * 1.04, color="grey", linewidth=0.5)
+        ax.text(0.01, 0.985, "not reached (open markers)", transform=ax.transAxes, fontsize=7,
+                va="top")
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(x)
-    ax.set_ylabel("steps to criterion")
+    ax.set_ylabel(column.replace("_", " "))
     ax.set_ylim(0, top * 1.12)
-    ax.set_title(title or "steps to criterion")
+    ax.set_title(title or column)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -201,4 +209,9 @@ def plot_all(tidy_csv: str | os.PathLike, summary_csv: str | os.PathLike,
     if x:
         paths["criterion"] = plot_criterion(summary_csv, out / "steps_to_criterion.png", x,
                                             title=title)
+        with open(summary_csv, newline="") as f:
+            at = [c for c in next(csv.reader(f)) if "_at_" in c]
+        for column in at:  # data efficiency: accuracy after a fixed number of time steps seen
+            paths[column] = plot_criterion(summary_csv, out / f"{column}.png", x, title=title,
+                                           column=column)
     return paths

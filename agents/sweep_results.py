@@ -38,7 +38,11 @@ def _metrics() -> tuple[str, ...]:
 
 
 def _cell(value: object) -> object:
+    """A CSV cell: lists joined by "+", or ``first..last (n)`` for more than 3 items (the full
+    configs are in the sweep's sweep.json)."""
     if isinstance(value, (list, tuple)):
+        if len(value) > 3:
+            return f"{value[0]}..{value[-1]} ({len(value)})"
         return "+".join(str(v) for v in value)
     return value
 
