@@ -37,13 +37,15 @@ def _plt():
 
 
 def _label(row: dict, group: Sequence[str]) -> str:
-    short = {"hidden_size": "N", "density": "d", "radius": "r", "model": ""}
+    short = {"hidden_size": "N", "density": "d", "radius": "r", "model": "", "tasks": ""}
     parts = []
     for k in group:
         v = row.get(k)
         if v is None:
             continue
         v = f"{v:g}" if isinstance(v, float) else str(v)
+        if ".." in v and v.endswith(")"):  # a long list cell "first..last (n)"
+            v = f"{v.rsplit('(', 1)[1][:-1]} tasks"
         parts.append(f"{short.get(k, k + '=')}{v}" if short.get(k, k) else v)
     return " ".join(parts) or "all"
 

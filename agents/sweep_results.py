@@ -72,7 +72,7 @@ def tidy_rows(name: str, axes: Mapping, config: Mapping, evals: Sequence[dict]) 
     for ln in evals:
         step = int(ln["step"])
         base = {**head, "step": step, "samples": step * batch, "timesteps": step * batch * seq}
-        for task, table in [("mean", ln["mean"]), *sorted(ln.get("tasks", {}).items())]:
+        for task, table in [("mean", ln["mean"]), *ln.get("tasks", {}).items()]:
             for metric, value in table.items():
                 rows.append({**base, "task": task, "metric": metric, "value": value})
     return rows

@@ -346,8 +346,8 @@ def test_report_on_synthetic_folders_and_replot_from_csvs(tmp_path):
     n_tidy = len(tidy)
     assert n_tidy == 4 * 3 * (1 * 3 + 2)  # runs x evals x (mean: 3 metrics + 2 tasks x 1)
     tasks, labels, values = final_table(paths["tidy"], ["density"])
-    assert tasks == ["anti", "go"] and labels == ["d0.1", "d0.5"]
-    assert values == [[0.45, 0.45], [0.9, 0.9]]
+    assert tasks == ["go", "anti"] and labels == ["d0.1", "d0.5"]  # the log's task order
+    assert values == [[0.9, 0.9], [0.45, 0.45]]
     for name in ("curves", "heatmap_decision_accuracy", "criterion"):
         assert paths[name].stat().st_size > 0
     # figures from the CSVs alone: remove the run folders and plot again elsewhere
