@@ -204,6 +204,32 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str], digits: int 
     return "\n".join(lines) + "\n"
 
 
+def _spread(row: Mapping, prefix: str, digits: int) -> str:
+    m, sd = row.get(f"{prefix}_mean"), row.get(f"{prefix}_sd")
+    lo, hi = row.get(f"{prefix}_min"), row.get(f"{prefix}_max")
+    if m is None:
+        return ""
+    text = f"{m:.{digits}f}"
+    if sd is not None:
+        text += f" ± {sd:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+    return text
+
+
+def groups_markdown(groups: Sequence[Mapping], by: Sequence[str]) -> str:
+    """groups.csv rows as a markdown table: mean ± sd (min-max) across seeds."""
+    at = sorted({c[:-5] for g in groups for c in g if "_at_" in c and c.endswith("_mean")})
+    head = [*by, "done/n", "reached", "steps to criterion", "final decision acc",
+            "final trial correct", *at]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in groups:
+        cells = [str(_cell(g.get(k))) for k in by]
+        cells += [f"{g['n_done']}/{g['n']}", str(g["reached"]),
+                  _spread(g, "steps_to_criterion", 0), _spread(g, "final_decision_accuracy", 3),
+                  _spread(g, "final_trial_correct", 3), *(_spread(g, c, 3) for c in at)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
     """Write dict rows (columns: union of keys in first-seen order; None -> empty)."""
     path = Path(path)
@@ -259,6 +285,8 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
     paths = {"tidy": write_csv(tidy, out / "tidy.csv"),
              "summary": write_csv(summary, out / "summary.csv"),
              "groups": write_csv(groups, out / "groups.csv")}
+    paths["tables"] = out / "tables.md"
+    paths["tables"].write_text(groups_markdown(groups, by))
     if len({r["task"] for r in tidy} - {"mean"}) > 1:
         paths["families"] = write_csv(family_rows(tidy, by), out / "families.csv")
     if figures and tidy:

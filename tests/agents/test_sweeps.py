@@ -319,6 +319,11 @@ def test_group_spread_known_answers():
     assert a["final_decision_accuracy_mean"] == pytest.approx(2.2 / 3)
     assert a["final_decision_accuracy_sd"] == pytest.approx(0.2081666, rel=1e-6)
     assert (groups["b"]["n"], groups["b"]["n_done"], groups["b"]["reached"]) == (1, 0, 0)
+    from agents.sweep_results import groups_markdown
+
+    table = groups_markdown(list(groups.values()), ["model"]).splitlines()
+    assert table[2].startswith("| a | 3/3 | 2 | 150 ± 71 (100-200) | 0.733 ± 0.208 (0.500-0.900) |")
+    assert table[3] == "| b | 0/1 | 0 |  |  |  |"
 
 
 def test_report_on_synthetic_folders_and_replot_from_csvs(tmp_path):
