@@ -22,9 +22,13 @@ from pathlib import Path
 from .sweep_results import _parse
 
 
-def _rows(path: str | os.PathLike) -> list[dict]:
+def _rows(path: str | os.PathLike, where: dict | None = None) -> list[dict]:
+    """The CSV's rows (parsed), only those whose columns equal ``where``'s values."""
     with open(path, newline="") as f:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        rows = [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if where:
+        rows = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    return rows
 
 
 def _plt():
@@ -59,12 +63,16 @@ def _groups(rows: Sequence[dict], group: Sequence[str]) -> dict[str, list[dict]]
 
 def plot_curves(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Sequence[str],
                 metric: str = "decision_accuracy", x: str = "step", task: str = "mean",
-                title: str = "") -> Path:
-    """Learning curves of ``metric`` on ``task`` against ``x`` (``step`` or ``timesteps``)."""
+                title: str = "", where: dict | None = None) -> Path:
+    """Learning curves of ``metric`` on ``task`` against ``x`` (``step`` or ``timesteps``), of
+    the rows matching ``where``."""
     plt = _plt()
-    rows = [r for r in _rows(tidy_csv) if r["metric"] == metric and r["task"] == task]
+    rows = [r for r in _rows(tidy_csv, where) if r["metric"] == metric and r["task"] == task]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, grows in _groups(rows, group).items():
+    groups = _groups(rows, group)
+    if len(groups) > 10:
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
+    for label, grows in groups.items():
         by_x: dict[float, list[float]] = {}
         for r in grows:
             by_x.setdefault(r[x], []).append(r["value"])
@@ -86,10 +94,11 @@ def plot_curves(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Sequ
 
 
 def final_table(tidy_csv: str | os.PathLike, group: Sequence[str],
-                metric: str = "decision_accuracy") -> tuple[list[str], list[str], list[list]]:
+                metric: str = "decision_accuracy",
+                where: dict | None = None) -> tuple[list[str], list[str], list[list]]:
     """(tasks, group labels, values[task][group]): ``metric`` at each run's last evaluation,
-    mean across the runs of the group (None where missing)."""
-    rows = [r for r in _rows(tidy_csv) if r["metric"] == metric and r["task"] != "mean"]
+    mean across the runs of the group (None where missing); rows matching ``where``."""
+    rows = [r for r in _rows(tidy_csv, where) if r["metric"] == metric and r["task"] != "mean"]
     last: dict[str, int] = {}
     for r in rows:
         last[r["run"]] = max(last.get(r["run"], -1), r["step"])
@@ -107,10 +116,11 @@ def final_table(tidy_csv: str | os.PathLike, group: Sequence[str],
 
 
 def plot_heatmap(tidy_csv: str | os.PathLike, out: str | os.PathLike, group: Sequence[str],
-                 metric: str = "decision_accuracy", title: str = "") -> Path:
+                 metric: str = "decision_accuracy", title: str = "",
+                 where: dict | None = None) -> Path:
     """Task x group heat map of ``metric`` at the last evaluation (mean across seeds)."""
     plt = _plt()
-    tasks, labels, values = final_table(tidy_csv, group, metric)
+    tasks, labels, values = final_table(tidy_csv, group, metric, where)
     if not tasks:
         raise ValueError(f"metric={metric!r}: no per-task rows in {str(tidy_csv)!r}")
     grid = [[math.nan if v is None else v for v in line] for line in values]
@@ -196,18 +206,29 @@ def plot_criterion(summary_csv: str | os.PathLike, out: str | os.PathLike, x: st
 
 def plot_all(tidy_csv: str | os.PathLike, summary_csv: str | os.PathLike,
              out: str | os.PathLike, group: Sequence[str], x: str | None = None,
-             title: str = "") -> dict[str, Path]:
+             title: str = "", panel: str | None = None) -> dict[str, Path]:
     """Learning curves, heat maps (decision accuracy, trial correct; when there is more than one
-    task) and, with ``x``, the steps-to-criterion figure, into folder ``out``."""
+    task) and, with ``x``, the steps-to-criterion and accuracy-after-T figures, into folder
+    ``out``. With ``panel`` (a column, e.g. ``tasks``), curves and heat maps are drawn once per
+    value of that column (files ``*_<n>.png``, n in the order of first appearance)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"curves": plot_curves(tidy_csv, out / "learning_curves.png", group, title=title)}
-    per_task = [r for r in _rows(tidy_csv) if r["task"] != "mean"]
-    if len({r["task"] for r in per_task}) > 1:
-        for metric in [m for m in ("decision_accuracy", "trial_correct")
-                       if any(r["metric"] == m for r in per_task)]:
-            paths[f"heatmap_{metric}"] = plot_heatmap(
-                tidy_csv, out / f"heatmap_{metric}.png", group, metric, title=f"{title}: {metric}")
+    rows = _rows(tidy_csv)
+    panels = list(dict.fromkeys(r.get(panel) for r in rows)) if panel else [None]
+    paths = {}
+    for i, value in enumerate(panels):
+        where = {panel: value} if panel else None
+        tag = f"_{i}" if panel else ""
+        name = f"{title}: {_label({panel: value}, [panel])}" if panel else title
+        paths[f"curves{tag}"] = plot_curves(tidy_csv, out / f"learning_curves{tag}.png", group,
+                                            title=name, where=where)
+        per_task = [r for r in rows if r["task"] != "mean" and (not panel or r.get(panel) == value)]
+        if len({r["task"] for r in per_task}) > 1:
+            for metric in [m for m in ("decision_accuracy", "trial_correct")
+                           if any(r["metric"] == m for r in per_task)]:
+                paths[f"heatmap_{metric}{tag}"] = plot_heatmap(
+                    tidy_csv, out / f"heatmap_{metric}{tag}.png", group, metric,
+                    title=f"{name}: {metric}", where=where)
     if x:
         paths["criterion"] = plot_criterion(summary_csv, out / "steps_to_criterion.png", x,
                                             title=title)

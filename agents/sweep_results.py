@@ -272,12 +272,13 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
     """Write tidy.csv, summary.csv, groups.csv (and figures) to ``out`` (default
     ``<sweep>/results``); returns name -> path. ``sweep.report_options``: ``at_timesteps``
     (list of ints), ``criterion`` (threshold for steps to criterion instead of the runs' own),
-    ``x`` (the axis of the criterion figure), ``group`` (figure grouping)."""
+    ``x`` (the axis of the criterion figure), ``group`` (figure grouping), ``panel`` (one set
+    of curves and heat maps per value of this column)."""
     opts = sweep.report_options
-    unknown = sorted(set(opts) - {"at_timesteps", "criterion", "x", "group"})
+    unknown = sorted(set(opts) - {"at_timesteps", "criterion", "x", "group", "panel"})
     if unknown:
         raise ValueError(f"report options {unknown} unknown; allowed: at_timesteps, criterion, "
-                         "x, group")
+                         "x, group, panel")
     out = Path(out) if out is not None else sweep.root / "results"
     tidy, summary = collect(sweep, opts.get("at_timesteps", ()), opts.get("criterion"))
     by = [k for k in sweep.grid_keys if k != "seed"]
@@ -294,5 +295,5 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
 
         paths.update(plot_all(out / "tidy.csv", out / "summary.csv", out,
                               group=opts.get("group", by), x=opts.get("x"),
-                              title=sweep.name))
+                              title=sweep.name, panel=opts.get("panel")))
     return paths
