@@ -364,6 +364,10 @@ def test_report_on_synthetic_folders_and_replot_from_csvs(tmp_path):
     assert sorted(p.name for p in again.values()) == sorted(p.name for k, p in paths.items()
                                                              if p.suffix == ".png")
     assert all(p.stat().st_size > 0 for p in again.values())
+    panels = plot_all(paths["tidy"], paths["summary"], tmp_path / "panels", ["seed"],
+                      panel="density")
+    assert sorted(panels) == ["curves_0", "curves_1", "heatmap_decision_accuracy_0",
+                              "heatmap_decision_accuracy_1"]
 
 
 def test_family_rows_known_answers():
