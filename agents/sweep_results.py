@@ -10,7 +10,8 @@
   ``timesteps_to_criterion``, ``final_<metric>`` and ``best_<metric>`` (mean over tasks, at the
   last evaluation and the best one), optional ``<criterion_metric>_at_<T>`` (the last evaluation
   with at most T timesteps seen), ``wall_s``, ``error``.
-- ``groups.csv``: summary rows grouped by the grid axes other than ``seed``: ``n``, ``n_done``,
+- ``groups.csv``: summary rows grouped by the grid axes other than ``seed`` (or by the report's
+  ``panel`` and ``group`` columns when the spec gives them): ``n``, ``n_done``,
   ``reached`` (runs that met the criterion), and mean / sd (n - 1) / min / max across seeds of
   steps to criterion (over the runs that reached it) and of each final and best metric.
 
@@ -282,6 +283,9 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
     out = Path(out) if out is not None else sweep.root / "results"
     tidy, summary = collect(sweep, opts.get("at_timesteps", ()), opts.get("criterion"))
     by = [k for k in sweep.grid_keys if k != "seed"]
+    if "group" in opts:  # the spec's grouping (and panel) names the groups of the tables
+        by = list(dict.fromkeys([*([opts["panel"]] if opts.get("panel") else []),
+                                 *opts["group"]]))
     groups = group_rows(summary, by)
     paths = {"tidy": write_csv(tidy, out / "tidy.csv"),
              "summary": write_csv(summary, out / "summary.csv"),
