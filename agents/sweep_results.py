@@ -231,6 +231,26 @@ def groups_markdown(groups: Sequence[Mapping], by: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def families_markdown(rows: Sequence[Mapping], by: Sequence[str],
+                      metric: str = "decision_accuracy") -> str:
+    """family_rows as a markdown pivot: one line per group, one column per task family, cells
+    mean ± sd across seeds (n in the last column)."""
+    rows = [r for r in rows if r["metric"] == metric]
+    fams = sorted({r["family"] for r in rows})
+    table: dict[tuple, dict] = {}
+    for r in rows:
+        table.setdefault(tuple(r.get(k) for k in by), {})[r["family"]] = r
+    head = [*by, *fams, "n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, cells in table.items():
+        vals = [f"{cells[f]['value_mean']:.2f}" + (f" ± {cells[f]['value_sd']:.2f}"
+                                                   if cells[f]["value_sd"] is not None else "")
+                if f in cells else "" for f in fams]
+        n = max(c["n"] for c in cells.values())
+        lines.append("| " + " | ".join([*(str(_cell(k)) for k in key), *vals, str(n)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
     """Write dict rows (columns: union of keys in first-seen order; None -> empty)."""
     path = Path(path)
@@ -293,7 +313,12 @@ def report(sweep, out: str | os.PathLike | None = None, figures: bool = True) ->
     paths["tables"] = out / "tables.md"
     paths["tables"].write_text(groups_markdown(groups, by))
     if len({r["task"] for r in tidy} - {"mean"}) > 1:
-        paths["families"] = write_csv(family_rows(tidy, by), out / "families.csv")
+        families = family_rows(tidy, by)
+        paths["families"] = write_csv(families, out / "families.csv")
+        paths["families_md"] = out / "families.md"
+        paths["families_md"].write_text(
+            "".join(f"{metric}:\n\n" + families_markdown(families, by, metric) + "\n"
+                    for metric in ("decision_accuracy", "trial_correct")))
     if figures and tidy:
         from .sweep_figures import plot_all
 

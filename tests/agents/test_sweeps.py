@@ -388,3 +388,8 @@ def test_family_rows_known_answers():
     assert rows["match"]["value_mean"] == 1.0
     table = markdown_table([rows["go"]], ["model", "family", "value_mean"])
     assert table.splitlines()[2] == "| x | go | 0.500 |"
+    from agents.sweep_results import families_markdown
+
+    pivot = families_markdown(list(rows.values()), ["model"]).splitlines()
+    assert pivot[0] == "| model | go | match | n |"
+    assert pivot[2] == "| x | 0.50 ± 0.28 | 1.00 ± 0.00 | 2 |"
