@@ -2,7 +2,8 @@
 # Create (or reuse) one of the two test environments in the repository root.
 #
 #   bash scripts/setup_env.sh ngym   -> .venv-ngym : NeuroGym 2.3.1, gymnasium 0.29.1, numpy 2.2
-#   bash scripts/setup_env.sh gym1   -> .venv-gym1 : gymnasium 1.x, newest numpy, no NeuroGym
+#   bash scripts/setup_env.sh gym1   -> .venv-gym1 : gymnasium 1.x, newest numpy, no NeuroGym,
+#                                                   with the sweep backends (ray, submitit)
 #
 # Versions come from requirements/constraints-<env>.txt. The venv is reused when its stamp file
 # matches the sha256 of everything that decides the install; otherwise it is made again from
@@ -16,7 +17,7 @@ ENVNAME="$1"
 TORCH_SPEC="torch==2.13.0"
 case "$ENVNAME" in
     ngym) EXTRAS="dev,plot,neurogym,rl" ;;
-    gym1) EXTRAS="dev,plot,rl" ;;
+    gym1) EXTRAS="dev,plot,rl,ray,slurm" ;;
     *) usage ;;
 esac
 
