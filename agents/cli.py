@@ -48,6 +48,7 @@ from modcog_env.cli import (
 )
 
 from .analysis.cli import add_analyze_parser
+from .sweep_cli import add_sweep_parser
 
 AGENTS = {"lmrnn": "lm-rnn", "dense": "dense", "random": "random-sparse", "autapse": "autapse"}
 LOCAL = ("lm-rnn", "random-sparse")  # models that take a radius or a density
@@ -451,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_convention(p)
     p.set_defaults(func=cmd_demo)
     add_analyze_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

@@ -54,12 +54,13 @@ class RunBusy(RunFolderError):
 
 def _lock_path(path: str | os.PathLike) -> Path:
     path = Path(path)
-    return path if path.name == LOCK_FILE else path / LOCK_FILE
+    return path if path.suffix == ".lock" else path / LOCK_FILE
 
 
 def lock_holder(path: str | os.PathLike) -> int | None:
     """Pid of the live process holding the lock of run folder ``path`` (or of the lock file
-    ``path``), or None if nobody holds it. 0 if it is held but the pid cannot be read."""
+    ``path``, any ``*.lock``), or None if nobody holds it. 0 if it is held but the pid cannot be
+    read."""
     import fcntl
 
     lock = _lock_path(path)

@@ -6,7 +6,7 @@
     modcog sweep SPEC --status          done / running / failed / pending, one line per run
     modcog sweep SPEC --report          tidy.csv, summary.csv, groups.csv and figures
 
-Until the lead wires it into :mod:`agents.cli`, ``python -m agents.sweep_cli SPEC ...`` runs it.
+Also runnable as ``python -m agents.sweep_cli SPEC ...``.
 Exit codes: 0 success, 1 when a run failed, 2 bad arguments.
 """
 

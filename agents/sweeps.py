@@ -55,6 +55,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runs import lock_holder as _lock_file_holder
+
 STATES = ("done", "running", "failed", "pending")
 # TrainConfig fields that do not identify a run (they may change between sittings)
 VOLATILE = frozenset({"out_dir", "resume", "progress", "num_threads"})
@@ -170,31 +172,11 @@ def make_runs(configs: Sequence[dict], root: str | os.PathLike) -> list[Run]:
 
 
 # ------------------------------------------------------------------------------------ state
-def _flock_held(path: Path) -> int | None:
-    """pid (or -1 if unreadable) of the process holding an flock on ``path``; None if free."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                return int(os.pread(fd, 32, 0).split()[0])
-            except (ValueError, IndexError, OSError):
-                return -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
 def lock_holder(run_folder: str | os.PathLike) -> int | None:
     """pid holding the run's lock (the sweep worker's or the trainer's run.lock), else None."""
     run_folder = Path(run_folder)
     for path in (run_folder.parent / LOCK / f"{run_folder.name}.lock", run_folder / RUN_LOCK):
-        pid = _flock_held(path)
+        pid = _lock_file_holder(path)
         if pid is not None:
             return pid
     return None
@@ -254,7 +236,8 @@ def run_one(run_folder: str, config: dict, threads: int = 1) -> dict:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return {"status": "busy", "name": name, "pid": _flock_held(lock_dir / f"{name}.lock")}
+            holder = _lock_file_holder(lock_dir / f"{name}.lock")
+            return {"status": "busy", "name": name, "pid": holder}
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return _train_locked(folder, config, threads, torch)

@@ -393,3 +393,10 @@ def test_family_rows_known_answers():
     pivot = families_markdown(list(rows.values()), ["model"]).splitlines()
     assert pivot[0] == "| model | go | match | n |"
     assert pivot[2] == "| x | 0.50 ± 0.28 | 1.00 ± 0.00 | 2 |"
+
+
+def test_modcog_sweep_is_a_subcommand(tmp_path, capsys):
+    from agents.cli import main as modcog
+
+    assert modcog(["sweep", str(tmp_path / "missing.toml"), "--status"]) == 2
+    assert "missing.toml" in capsys.readouterr().err
