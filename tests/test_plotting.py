@@ -47,6 +47,7 @@ def boundary_xs(ax):
 def test_figure_axes_and_png(name, tmp_path):
     trial = one_trial(name)
     path = tmp_path / "sub" / f"{name}.png"
+    plt.close("all")  # figures other test modules left open (e.g. NeuroGym's Monitor)
     fig = plot_trial(trial, path=path)
     assert isinstance(fig, Figure)
     assert not plt.get_fignums()  # a figure saved to a path bypasses pyplot
