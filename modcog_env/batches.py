@@ -16,6 +16,7 @@ to ``device``). torch is imported only when asked for.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from .scheduler import Schedule
 from .streams import TaskStreams, stream_seeds
 from .trials import TrialBatch
 
+# sys.getrefcount of a pooled block array that nobody else holds: the block dict's entry, the
+# loop variable over block.values() and getrefcount's own argument
+_POOLED_REFS = 3
 LOSS_WEIGHTS = ("all", "decision", "yang")
 # default of Batches and agents.TrainConfig: every real step, so the fixation steps are trained
 DEFAULT_LOSS_WEIGHTS = "all"
@@ -75,13 +79,16 @@ class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
     Trials are generated ``prefetch`` windows at a time into a time-major block [capacity, B]
-    (each task's TrialBatch written straight into it). Every refill makes a new block (the
-    unread steps are moved to its start) and never writes an old one again, so time-major
-    windows are C-contiguous views of the block (no copy; ``batch_first`` windows are transposed
-    copies). The content of stream r does not depend on how far ahead it was generated.
+    (each task's TrialBatch written straight into it). Time-major windows are C-contiguous
+    views of the block (no copy; ``batch_first`` windows are transposed copies). A refill writes
+    into another block (the unread steps are moved to its start): a pooled block only once no
+    returned window (or tensor made from one) references it, else a new one; so a returned
+    batch is never written again. The content of stream r does not depend on how far ahead it
+    was generated.
     """
 
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
+    POOL = 3  # blocks kept for reuse (a trainer holds a window or two while the next is cut)
 
     def __init__(
         self,
@@ -96,6 +103,7 @@ class _StreamCutter:
         self.regression = regression  # also cut the yang2019 arrays y and c_mask
         self.batch_first, self.prefetch = batch_first, prefetch
         self.block = self._empty(0)
+        self.pool: list[dict[str, np.ndarray]] = []  # blocks reused once no window views them
         self.head = 0  # first unread step of every row
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
         self.refills = 0  # sampling rounds so far (benchmarks align their timing to them)
@@ -117,6 +125,18 @@ class _StreamCutter:
             block["c_mask"] = np.empty((capacity, b, k), np.float32)
         return block
 
+    def _spare(self, capacity: int) -> dict[str, np.ndarray]:
+        """A block of >= ``capacity`` steps that is not the current block and that no returned
+        window views (so writing it changes no batch anyone holds): a pooled one whose arrays
+        nobody else references, else a new one (the pool keeps the ``POOL`` latest)."""
+        for block in self.pool:
+            if (block is not self.block and block["label"].shape[0] >= capacity
+                    and all(sys.getrefcount(v) <= _POOLED_REFS for v in block.values())):
+                return block
+        block = self._empty(capacity)
+        self.pool = [block, *self.pool[: self.POOL - 1]]
+        return block
+
     def _refill(self, state, seq_len: int) -> None:
         """Move unread steps to the block start, then append trials until every row holds
         >= prefetch windows, in a new block."""
@@ -131,8 +151,8 @@ class _StreamCutter:
         added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
         new_extent = avail + added
         keep, h = (int(avail.max()) if avail.size else 0), self.head
-        # a fresh block: windows cut from the old one are views of it and stay untouched
-        block = self._empty(max(int(new_extent.max()), target + target // 4))
+        # another block than the current one: windows cut from a block are views of it
+        block = self._spare(max(int(new_extent.max()), target + target // 4))
         for k, v in self.block.items():
             block[k][:keep] = v[h : h + keep]
         ends = np.cumsum(lengths)
