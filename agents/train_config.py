@@ -25,7 +25,7 @@ LOSSES = ("ce", "eg")  # agents.losses
 # int fields and their lower bounds (validation here, argparse types in agents.cli)
 POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring")
 NONNEGATIVE_INTS = ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
-                    "num_threads", "seed", "eval_seed", "mask_seed")
+                    "num_threads", "seed", "eval_seed", "mask_seed", "prefetch_batches")
 
 @dataclass
 class TrainConfig:
@@ -87,6 +87,7 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
+    prefetch_batches: int = 1  # batches a background thread makes ahead (0: synchronous)
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):
@@ -174,7 +175,7 @@ INVOCATION_FIELDS = ("out_dir", "resume", "overwrite", "progress")
 RESUMABLE_CHANGES = frozenset({
     "steps", "eval_interval", "eval_trials", "eval_seed", "criterion", "criterion_metric",
     "log_interval", "ckpt_interval", "save_best", "out_dir", "resume", "overwrite", "progress",
-    "num_threads", "device", "max_loss", "kernel",
+    "num_threads", "device", "max_loss", "kernel", "prefetch_batches",
 })
 
 

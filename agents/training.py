@@ -75,6 +75,7 @@ from .checkpoints import (  # noqa: F401  (re-exported: agents.training API)
 from .evaluation import EvalTable, evaluate, held_out_set
 from .losses import loss_fn, weighted_cross_entropy  # noqa: F401  (re-exported)
 from .models import build_model, config_from_dict
+from .prefetch import BatchSource
 from .rnn import MaskedRNN
 from .train_config import (  # noqa: F401  (re-exported: agents.training API)
     CHOICES,
@@ -389,7 +390,7 @@ class Trainer:
             "torch_rng_state": torch.get_rng_state() if torch_rng is None else torch_rng,
             "cuda_rng_state": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "numpy_rng_state": np_state,
-            "data": _to_saved(self.batches.state_dict() if data is None else data),
+            "data": _to_saved(self._data_state() if data is None else data),
         }
 
     def save(self, state: str = "running", **checkpoint_kw) -> Path:
@@ -434,16 +435,21 @@ class Trainer:
         return table
 
     # -------------------------------------------------------------------------- training
+    _source: BatchSource | None = None  # made at the first batch; closed at the end of run()
+
     def _next_batch(self) -> tuple[torch.Tensor, ...]:
-        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device."""
-        if self.batches.mode == "stream":
-            w = self.batches.next_window()
-            arrays = (w.ob, w.label, w.weight, w.decision)
-        else:
-            trials, weights = self.batches.next_trials()
-            arrays = tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1))
-                           for a in (trials.ob, trials.label, weights, trials.decision))
-        return tuple(torch.from_numpy(a).to(self.config.device) for a in arrays)
+        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; with
+        ``prefetch_batches`` > 0 made ahead by a background thread (agents.prefetch)."""
+        if self._source is None:
+            self._source = BatchSource(self.batches, self.config.prefetch_batches,
+                                       limit=max(self.config.steps - self.step, 0))
+        return tuple(torch.from_numpy(a).to(self.config.device) for a in self._source.next())
+
+    def _data_state(self, rewind: int = 0) -> dict:
+        """The data stream's state after the batches consumed (``rewind=1``: before the last)."""
+        if self._source is None:
+            return self.batches.state_dict(rewind=rewind)
+        return self._source.state_dict(rewind=rewind)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self._signal is not None and signum == signal.SIGINT:
@@ -477,6 +483,8 @@ class Trainer:
                     ckpt_step = self.last_ckpt_step if self.last_ckpt_step >= 0 else None
                     runs.write_status(self.out_dir, state, ckpt_step, self.config.steps)
             finally:
+                if self._source is not None:
+                    self._source.close()
                 self.lock.release()
 
     def _loop(self) -> TrainResult:
@@ -578,7 +586,7 @@ class Trainer:
         }[what]
         self._log({"kind": "diverged", "step": step, "reason": reason, **values})
         if rng_before is not None:  # the update was refused: the state is that of step - 1
-            ckpt = self.save("diverged", data=self.batches.state_dict(rewind=1),
+            ckpt = self.save("diverged", data=self._data_state(rewind=1),
                              torch_rng=rng_before)
             where = f"the last finite state (step {self.step}) is in {ckpt}"
         else:  # the parameters are already broken: keep the last checkpoint

@@ -16,6 +16,7 @@ to ``device``). torch is imported only when asked for.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from .scheduler import Schedule
 from .streams import TaskStreams, stream_seeds
 from .trials import TrialBatch
 
+# sys.getrefcount of a pooled block array that nobody else holds: the block dict's entry, the
+# loop variable over block.values() and getrefcount's own argument
+_POOLED_REFS = 3
 LOSS_WEIGHTS = ("all", "decision", "yang")
 # default of Batches and agents.TrainConfig: every real step, so the fixation steps are trained
 DEFAULT_LOSS_WEIGHTS = "all"
@@ -75,11 +79,16 @@ class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
     Trials are generated ``prefetch`` windows at a time into a time-major block [capacity, B]
-    (each task's TrialBatch written straight into it), and windows are copied out of the block;
-    the content of stream r does not depend on how far ahead it was generated.
+    (each task's TrialBatch written straight into it). Time-major windows are C-contiguous
+    views of the block (no copy; ``batch_first`` windows are transposed copies). A refill writes
+    into another block (the unread steps are moved to its start): a pooled block only once no
+    returned window (or tensor made from one) references it, else a new one; so a returned
+    batch is never written again. The content of stream r does not depend on how far ahead it
+    was generated.
     """
 
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
+    POOL = 3  # blocks kept for reuse (a trainer holds a window or two while the next is cut)
 
     def __init__(
         self,
@@ -94,6 +103,7 @@ class _StreamCutter:
         self.regression = regression  # also cut the yang2019 arrays y and c_mask
         self.batch_first, self.prefetch = batch_first, prefetch
         self.block = self._empty(0)
+        self.pool: list[dict[str, np.ndarray]] = []  # blocks reused once no window views them
         self.head = 0  # first unread step of every row
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
         self.refills = 0  # sampling rounds so far (benchmarks align their timing to them)
@@ -115,9 +125,21 @@ class _StreamCutter:
             block["c_mask"] = np.empty((capacity, b, k), np.float32)
         return block
 
+    def _spare(self, capacity: int) -> dict[str, np.ndarray]:
+        """A block of >= ``capacity`` steps that is not the current block and that no returned
+        window views (so writing it changes no batch anyone holds): a pooled one whose arrays
+        nobody else references, else a new one (the pool keeps the ``POOL`` latest)."""
+        for block in self.pool:
+            if (block is not self.block and block["label"].shape[0] >= capacity
+                    and all(sys.getrefcount(v) <= _POOLED_REFS for v in block.values())):
+                return block
+        block = self._empty(capacity)
+        self.pool = [block, *self.pool[: self.POOL - 1]]
+        return block
+
     def _refill(self, state, seq_len: int) -> None:
         """Move unread steps to the block start, then append trials until every row holds
-        >= prefetch windows (the block is reused; it grows only when it must)."""
+        >= prefetch windows, in a new block."""
         avail = self.extent - self.head
         target = self.prefetch * seq_len
         count = np.ceil(np.maximum(target - avail, 0) * 1.1 / self.streams.mean_length_estimate())
@@ -129,11 +151,10 @@ class _StreamCutter:
         added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
         new_extent = avail + added
         keep, h = (int(avail.max()) if avail.size else 0), self.head
-        block = self.block
-        if int(new_extent.max()) > block["label"].shape[0]:
-            block = self._empty(max(int(new_extent.max()), target + target // 4))
+        # another block than the current one: windows cut from a block are views of it
+        block = self._spare(max(int(new_extent.max()), target + target // 4))
         for k, v in self.block.items():
-            block[k][:keep] = v[h : h + keep]  # overlapping in place: numpy copies safely
+            block[k][:keep] = v[h : h + keep]
         ends = np.cumsum(lengths)
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
@@ -150,6 +171,17 @@ class _StreamCutter:
             k: v.reshape(cap * self.rows, -1) if v.ndim == 3 else v.reshape(-1)
             for k, v in block.items()
         }
+        base_type = np.dtype((np.void, 4 * base))  # one float32 row of the task's channels
+        rule = None
+        if self.streams.rule_inputs:
+            d = self.streams.ob_size
+            rule_type = np.dtype((np.void, 4 * (d - base)))
+            rule = np.eye(d - base, dtype=np.float32).view(rule_type).reshape(-1)
+            row_type = np.dtype({"names": ["base", "rule"], "formats": [base_type, rule_type],
+                                 "offsets": [0, 4 * base], "itemsize": 4 * d})
+        else:
+            row_type = base_type
+        ob_rows = flat["ob"].view(row_type).reshape(-1)
         for i, sel, tb in parts:
             # every real step of these trials, as flat source and destination row indices
             valid = tb.valid.reshape(-1)
@@ -160,17 +192,18 @@ class _StreamCutter:
                 keep = pos >= 0
                 src, m, t, pos = src[keep], m[keep], t[keep], pos[keep]
             dst = pos * self.rows + rows[sel][m]  # time-major: pos * B + row
-            steps = tb.ob.reshape(-1, base)[src]
-            if self.streams.rule_inputs:
-                full = np.zeros((src.size, self.streams.ob_size), np.float32)
-                full[:, :base] = steps
-                full[:, base + i] = 1.0
-                steps = full
             # rows as single void items: a 1-D scatter copies whole rows (~3x faster than 2-D)
-            row_type = np.dtype((np.void, steps.dtype.itemsize * steps.shape[1]))
-            flat["ob"].view(row_type).reshape(-1)[dst] = steps.view(row_type).reshape(-1)
+            steps = tb.ob.reshape(-1, base).view(base_type).reshape(-1)[src]
+            if rule is None:
+                ob_rows[dst] = steps
+            else:  # task channels, then the one-hot rule input of task i, as two void fields
+                ob_rows["base"][dst] = steps
+                ob_rows["rule"][dst] = rule[i]
             flat["label"][dst] = tb.label.reshape(-1)[src]
-            flat["weight"][dst] = loss_weights(tb, self.weights).reshape(-1)[src]
+            if self.weights == "all":  # 1 on every real step: no per-step gather
+                flat["weight"][dst] = 1.0
+            else:
+                flat["weight"][dst] = loss_weights(tb, self.weights).reshape(-1)[src]
             flat["decision"][dst] = tb.decision.reshape(-1)[src]
             flat["task"][dst] = i
             flat["trial_start"][dst] = t == 0
@@ -235,8 +268,8 @@ class _StreamCutter:
                 k: np.ascontiguousarray(np.swapaxes(v[h : h + seq_len], 0, 1))
                 for k, v in self.block.items()
             }
-        else:
-            out = {k: v[h : h + seq_len].copy() for k, v in self.block.items()}
+        else:  # time-major slices of the block are C-contiguous: views, no copy
+            out = {k: v[h : h + seq_len] for k, v in self.block.items()}
         self.head += seq_len
         return StreamWindow(**out)
 

@@ -87,12 +87,9 @@ def as_indices(indices: Iterable[int] | np.ndarray | int, name: str = "indices")
 
 def period_steps(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flattened (row, step, local step) of every step in [start, stop) per row; [n] int64 each."""
-    dur = stop - start
-    width = int(dur.max()) if dur.size else 0
-    local = np.arange(width)
-    inside = local[None, :] < dur[:, None]
-    rows = np.broadcast_to(np.arange(start.size)[:, None], inside.shape)[inside]
-    loc = np.broadcast_to(local[None, :], inside.shape)[inside]
+    dur = np.maximum(stop - start, 0)
+    rows = np.repeat(np.arange(start.size), dur)  # row-major order, local steps ascending
+    loc = np.arange(rows.size) - np.repeat(np.cumsum(dur) - dur, dur)
     return rows, start[rows] + loc, loc
 
 

@@ -1,0 +1,135 @@
+"""Training batches made ahead of use by a background thread, with the stream state of the
+batches *consumed* (not produced) for checkpoints.
+
+:class:`BatchSource` wraps a :class:`modcog_env.Batches` for the trainer. With ``ahead = 0`` it
+makes each batch when asked (synchronous). With ``ahead = k >= 1`` a daemon thread makes up to
+``k`` batches ahead while the caller's training step runs; numpy and torch release the GIL in
+their large copies and kernels, so the two overlap. The thread only calls the ``Batches`` it was
+given (nobody else may use it meanwhile) and never touches torch's or numpy's global RNGs, so the
+batches and their order are exactly those of the synchronous path.
+
+Checkpoints: the producer records ``Batches.state_dict()`` and ``state_dict(rewind=1)`` right
+after making each batch, and the source hands out the records of the last batch *consumed*;
+:meth:`BatchSource.state_dict` thus equals, value for value, what ``Batches.state_dict`` says in
+the synchronous path, however far ahead the producer is.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from modcog_env import Batches
+
+
+def batch_arrays(batches: Batches) -> tuple[np.ndarray, ...]:
+    """The next batch as time-major numpy arrays (ob [T, B, D] float32, label [T, B] int64,
+    weight [T, B] float32, decision [T, B] bool), in either mode."""
+    if batches.mode == "stream":
+        w = batches.next_window()
+        return w.ob, w.label, w.weight, w.decision
+    trials, weights = batches.next_trials()
+    return tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1))
+                 for a in (trials.ob, trials.label, weights, trials.decision))
+
+
+class BatchSource:
+    """The trainer's batches: ``next()`` gives the next batch's arrays (see :func:`batch_arrays`),
+    ``state_dict(rewind)`` the stream state after the consumed batches (``rewind=1``: before the
+    last one), ``close()`` stops the producer (idempotent; also safe when it never started).
+
+    ``ahead``: batches made in advance (0 = synchronous). ``limit``: at most that many batches are
+    made (the steps left in the run), so that nothing is generated past the end; ``next()`` beyond
+    it raises ``RuntimeError``. An exception in the producer is raised by the ``next()`` that
+    would have returned its batch.
+    """
+
+    def __init__(self, batches: Batches, ahead: int = 1, limit: int | None = None) -> None:
+        if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 0:
+            raise ValueError(f"ahead={ahead!r} must be an int >= 0")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise ValueError(f"limit={limit!r} must be None or an int >= 0")
+        self.batches, self.ahead, self.limit = batches, ahead, limit
+        self.consumed = 0
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue | None = None
+        self._stop = threading.Event()
+        self.wait_s = 0.0  # seconds next() spent waiting for the producer (benchmarks)
+        # records of the last consumed batch: state_dict() and state_dict(rewind=1) taken right
+        # after it was made (None: no batch consumed yet)
+        self._states: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------------------------ consumer
+    def next(self) -> tuple[np.ndarray, ...]:
+        if self.limit is not None and self.consumed >= self.limit:
+            raise RuntimeError(f"BatchSource: all {self.limit} batches were consumed")
+        if not self.ahead:
+            self.consumed += 1
+            return batch_arrays(self.batches)
+        if self._thread is None:
+            self._start()
+        t0 = time.perf_counter()
+        item = self._queue.get()
+        self.wait_s += time.perf_counter() - t0
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        arrays, self._states = item
+        self.consumed += 1
+        return arrays
+
+    def state_dict(self, rewind: int = 0) -> dict[str, Any]:
+        """``Batches.state_dict(rewind)`` as of the consumed batches (rewind 0 or 1)."""
+        if not self.ahead or self._states is None:  # nothing made ahead of the consumer
+            if self._thread is not None:  # started, nothing consumed: the stream is ahead
+                raise RuntimeError("state_dict before the first batch of a running producer")
+            return self.batches.state_dict(rewind=rewind)
+        if rewind not in (0, 1):
+            raise ValueError(f"rewind={rewind!r} must be 0 or 1")
+        return self._states[rewind]
+
+    def close(self) -> None:
+        """Stop the producer and wait for it (it finishes the batch it is making)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        while thread.is_alive():
+            try:  # unblock a producer waiting on a full queue
+                self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.05)
+
+    # ------------------------------------------------------------------------------ producer
+    def _start(self) -> None:
+        self._queue = queue.Queue(maxsize=self.ahead)
+        self._stop.clear()
+        left = None if self.limit is None else self.limit - self.consumed
+        self._thread = threading.Thread(target=self._produce, args=(left,),
+                                        name="modcog-batches", daemon=True)
+        self._thread.start()
+
+    def _produce(self, left: int | None) -> None:
+        made = 0
+        try:
+            while not self._stop.is_set() and (left is None or made < left):
+                arrays = batch_arrays(self.batches)
+                made += 1
+                states = (self.batches.state_dict(), self.batches.state_dict(rewind=1))
+                self._put((arrays, states))
+        except BaseException as exc:  # handed to the consumer
+            self._put(exc)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue

@@ -1,0 +1,138 @@
+"""Background batches (agents.prefetch): same batches, same order and same saved stream state as
+the synchronous path; the trainer trains and resumes identically with and without them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agents.prefetch import BatchSource  # noqa: E402
+from agents.training import TrainConfig, load_checkpoint, read_log, train  # noqa: E402
+from modcog_env import Batches  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _batches(mode="stream"):
+    return Batches(["go", "dm1", "dlygo"], batch_size=5, seq_len=23, mode=mode, seed=3,
+                   prefetch=2)
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("mode", ["stream", "trial"])
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_batches_and_consumed_state_match_the_synchronous_path(mode, ahead):
+    sync, bg = BatchSource(_batches(mode), 0), BatchSource(_batches(mode), ahead)
+    try:
+        for _ in range(9):  # several refills of the stream block
+            for a, b in zip(sync.next(), bg.next(), strict=True):
+                np.testing.assert_array_equal(a, b)
+            # the producer may be ahead, yet the state is that of the consumed batches
+            assert _same_state(sync.state_dict(), bg.state_dict())
+            assert _same_state(sync.state_dict(rewind=1), bg.state_dict(rewind=1))
+    finally:
+        bg.close()
+
+
+def test_saved_state_resumes_the_same_batches():
+    bg = BatchSource(_batches(), 2)
+    for _ in range(4):
+        bg.next()
+    saved = bg.state_dict()
+    later = [bg.next() for _ in range(3)]
+    bg.close()
+    fresh = _batches()
+    fresh.load_state_dict(saved)
+    resumed = BatchSource(fresh, 1)
+    for want in later:
+        for a, b in zip(want, resumed.next(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    resumed.close()
+
+
+def test_limit_stops_the_producer_and_close_is_idempotent():
+    bg = BatchSource(_batches(), 4, limit=3)
+    for _ in range(3):
+        bg.next()
+    with pytest.raises(RuntimeError, match="all 3 batches"):
+        bg.next()
+    bg._thread.join(timeout=5)
+    assert bg.batches.batches_made == 3  # nothing made past the limit
+    bg.close()
+    bg.close()
+    BatchSource(_batches(), 1).close()  # never started
+
+
+def test_close_stops_a_producer_blocked_on_a_full_queue():
+    bg = BatchSource(_batches(), 1)
+    bg.next()
+    thread = bg._thread
+    bg.close()
+    assert not thread.is_alive()
+
+
+def test_producer_errors_reach_the_consumer():
+    b = _batches()
+
+    def broken():
+        raise OSError("disk on fire")
+
+    b.next_window = broken
+    bg = BatchSource(b, 1)
+    with pytest.raises(OSError, match="disk on fire"):
+        bg.next()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="ahead=-1"):
+        BatchSource(_batches(), -1)
+    with pytest.raises(ValueError, match="limit"):
+        BatchSource(_batches(), 1, limit=-2)
+    with pytest.raises(ValueError, match="prefetch_batches=-1"):
+        TrainConfig(prefetch_batches=-1)
+
+
+# ------------------------------------------------------------------------------------ trainer
+def _cfg(out_dir, **kw):
+    base = dict(
+        tasks=["go", "rtgo"], model="lm-rnn", geometry="ring", radius=2, hidden_size=32,
+        batch_size=8, seq_len=50, steps=30, lr=3e-3, eval_interval=10, eval_trials=8,
+        log_interval=5, ckpt_interval=0, out_dir=str(out_dir), progress=False, num_threads=1,
+        input_noise=0.05,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _log(path):
+    return [{k: v for k, v in line.items() if k != "ms_per_step"} for line in read_log(path)]
+
+
+@pytest.mark.parametrize("batch_mode", ["stream", "trial"])
+def test_training_is_identical_with_and_without_background_batches(tmp_path, batch_mode):
+    runs = {k: train(_cfg(tmp_path / str(k), batch_mode=batch_mode, prefetch_batches=k))
+            for k in (0, 1, 2)}
+    ref = runs[0]
+    for k in (1, 2):
+        for name, p in ref.model.state_dict().items():
+            assert torch.equal(p, runs[k].model.state_dict()[name]), (k, name)
+        assert _log(ref.log_path) == _log(runs[k].log_path)
+        ca, cb = load_checkpoint(ref.checkpoint_path), load_checkpoint(runs[k].checkpoint_path)
+        assert ca["data"].keys() == cb["data"].keys()
+        for key, v in ca["data"].items():
+            assert (torch.equal(v, cb["data"][key]) if isinstance(v, torch.Tensor)
+                    else v == cb["data"][key]), key
+
+
+def test_resume_with_background_batches_is_bit_identical(tmp_path):
+    straight = train(_cfg(tmp_path / "a", prefetch_batches=0))
+    train(_cfg(tmp_path / "b", steps=13, prefetch_batches=2))
+    resumed = train(_cfg(tmp_path / "b", resume=True, prefetch_batches=1))
+    for name, p in straight.model.state_dict().items():
+        assert torch.equal(p, resumed.model.state_dict()[name]), name
+    assert _log(straight.log_path) == _log(resumed.log_path)
