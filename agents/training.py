@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modcog_env import Batches
+from modcog_env import Batches, TaskStreams
 
 from . import runs
 from .checkpoints import (  # noqa: F401  (re-exported: agents.training API)
@@ -82,6 +82,7 @@ from .train_config import (  # noqa: F401  (re-exported: agents.training API)
     RESUMABLE_CHANGES,
     TrainConfig,
 )
+from .yang2019 import RULE_PER_BATCH, RulePerBatch
 
 
 def get_lr(step: int, config: TrainConfig) -> float:
@@ -257,10 +258,14 @@ class Trainer:
 
     def _make_batches(self) -> Batches:
         cfg = self.config
+        task_kw = dict(convention=cfg.convention, dt=cfg.dt, dim_ring=cfg.dim_ring, sigma=cfg.sigma)
+        schedule = cfg.schedule
+        if schedule == RULE_PER_BATCH:  # one task per (trial-mode) batch, drawn from the seed
+            schedule = RulePerBatch(TaskStreams(cfg.tasks, **task_kw).n, seed=cfg.seed)
         return Batches(
             cfg.tasks, batch_size=cfg.batch_size, seq_len=cfg.seq_len, mode=cfg.batch_mode,
-            seed=cfg.seed, schedule=cfg.schedule, convention=cfg.convention, dt=cfg.dt,
-            dim_ring=cfg.dim_ring, sigma=cfg.sigma, loss_weights=cfg.loss_weights,
+            seed=cfg.seed, schedule=schedule, loss_weights=cfg.loss_weights,
+            targets="regression" if cfg.loss == "lsq" else "class", **task_kw,
         )
 
     def _start(self) -> None:
@@ -416,7 +421,7 @@ class Trainer:
         """Evaluate on the held-out sets and log it; a grid evaluation (``final=False``) also
         tracks the best (best.pt) and the criterion step."""
         cfg = self.config
-        table = evaluate(self.model, self.held_out, device=cfg.device)
+        table = evaluate(self.model, self.held_out, device=cfg.device, yang=cfg.loss == "lsq")
         value = table.mean[cfg.criterion_metric]
         met = value >= cfg.criterion
         self.last_eval_step = self.step
@@ -434,16 +439,21 @@ class Trainer:
         return table
 
     # -------------------------------------------------------------------------- training
-    def _next_batch(self) -> tuple[torch.Tensor, ...]:
-        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device."""
+    def _next_batch(self) -> tuple[torch.Tensor | None, ...]:
+        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; for
+        ``loss="lsq"`` (x, y [T, B, K], c_mask [T, B, K], valid [T, B] or None in stream mode,
+        where every step is real)."""
+        lsq = self.config.loss == "lsq"
         if self.batches.mode == "stream":
             w = self.batches.next_window()
-            arrays = (w.ob, w.label, w.weight, w.decision)
+            arrays = (w.ob, w.y, w.c_mask, None) if lsq else (w.ob, w.label, w.weight, w.decision)
         else:
             trials, weights = self.batches.next_trials()
-            arrays = tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1))
-                           for a in (trials.ob, trials.label, weights, trials.decision))
-        return tuple(torch.from_numpy(a).to(self.config.device) for a in arrays)
+            keys = ((trials.ob, trials.y, trials.c_mask, trials.valid) if lsq
+                    else (trials.ob, trials.label, weights, trials.decision))
+            arrays = tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in keys)
+        return tuple(None if a is None else torch.from_numpy(a).to(self.config.device)
+                     for a in arrays)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self._signal is not None and signum == signal.SIGINT:
@@ -528,6 +538,8 @@ class Trainer:
                 self._diverged("loss", loss_value, None, rng_before, bar)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip_value > 0:  # element-wise (Yang's clip_by_value), before the norm
+                torch.nn.utils.clip_grad_value_(params, cfg.grad_clip_value)
             max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
             if not math.isfinite(grad_norm):
@@ -555,7 +567,8 @@ class Trainer:
             bar.update(1)
         bar.close()
         if self.final is None:  # resumed at its end: evaluate without logging
-            self.final = evaluate(self.model, self.held_out, device=cfg.device)
+            self.final = evaluate(self.model, self.held_out, device=cfg.device,
+                                  yang=cfg.loss == "lsq")
         return TrainResult(
             model=model, config=cfg, steps=self.step, final=self.final,
             best_metric=self.best_metric, steps_to_criterion=self.criterion_step,
