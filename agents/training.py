@@ -27,9 +27,14 @@ loss weights (``loss_weights``: ``"all"`` real steps, ``"decision"`` steps only,
 ``"yang"``), divided by the weights' sum; ``loss="eg"``, the exponentiated-gradients Mod-Cog
 recipe: MSE of the fixation output (softmax probability of action 0) against 1 outside the
 decision period plus cross-entropy inside it. ``label_smoothing`` applies to the cross-entropy of
-both. ``input_noise`` adds Gaussian noise (std) to the network input in training only, drawn
-from torch's global generator (saved in checkpoints). Adam, global-norm gradient clipping
-(``grad_clip = 0`` disables), a constant or warmup + cosine learning rate (:func:`get_lr`).
+both; ``loss="lsq"`` (``convention="yang2019"``), Yang et al.'s squared error of the sigmoid
+outputs against the regression target ``y``, weighted by the cost mask ``c_mask``, averaged over
+the real steps; its evaluations add Yang's performance ``yang_perf`` per task.
+``schedule="rule-per-batch"`` (trial mode) makes every batch one task (Yang's rule sampling).
+``input_noise`` adds Gaussian noise (std) to the network input in training only, drawn
+from torch's global generator (saved in checkpoints). Adam, element-wise gradient clipping
+(``grad_clip_value``, 0 disables) then global-norm clipping (``grad_clip = 0`` disables), a
+constant or warmup + cosine learning rate (:func:`get_lr`).
 
 **Stops.** SIGINT and SIGTERM (handlers installed only in the main thread of the main
 interpreter, restored afterwards) finish the current step, write a checkpoint at that step and
