@@ -147,10 +147,12 @@ def _report_run(result, curve_title: str, curve_path: Path | None = None) -> Non
     if (result.out_dir / "best.pt").exists():
         paths.append(("best checkpoint", result.out_dir / "best.pt"))
     try:
+        yang = cfg.criterion_metric == "yang_perf"  # lsq runs: Yang's measure (no one chance)
         curve = plot_learning_curve(
             read_log(result.log_path),
             curve_path or result.out_dir / CURVE,
-            chance=1 / n_actions,
+            chance=None if yang else 1 / n_actions,
+            metric=cfg.criterion_metric if yang else "decision_accuracy",
             title=curve_title,
         )
         paths.append(("learning curve", curve))

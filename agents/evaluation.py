@@ -36,6 +36,8 @@ from modcog_env import TaskStreams, TrialBatch, stream_seed
 
 HELD_OUT_STREAM = 2**31 - 1  # stream number of held-out sets (training rows are 0 .. B - 1)
 METRICS = ("decision_accuracy", "last_step_accuracy", "trial_correct")
+YANG_METRIC = "yang_perf"  # evaluate(..., yang=True): Yang's measure on sigmoid outputs
+ALL_METRICS = METRICS + (YANG_METRIC,)
 
 
 # ------------------------------------------------------------------------------------ metrics
@@ -80,12 +82,13 @@ class EvalTable:
 
     def __str__(self) -> str:
         width = max([len("mean")] + [len(k) for k in self.per_task])
-        head = f"{'task':<{width}}  " + "  ".join(f"{m:>18}" for m in METRICS) + "  trials"
+        metrics = [m for m in ALL_METRICS if m in self.mean]
+        head = f"{'task':<{width}}  " + "  ".join(f"{m:>18}" for m in metrics) + "  trials"
         lines = [head]
         for name, row in self.per_task.items():
-            vals = "  ".join(f"{row[m]:>18.4f}" for m in METRICS)
+            vals = "  ".join(f"{row[m]:>18.4f}" for m in metrics)
             lines.append(f"{name:<{width}}  {vals}  {self.n_trials.get(name, 0):>6}")
-        vals = "  ".join(f"{self.mean[m]:>18.4f}" for m in METRICS)
+        vals = "  ".join(f"{self.mean[m]:>18.4f}" for m in metrics)
         lines.append(f"{'mean':<{width}}  {vals}")
         return "\n".join(lines)
 
@@ -95,7 +98,8 @@ def summarize(
 ) -> EvalTable:
     """Pool per-trial scores by task (``task[i]`` indexes ``task_names``) into an EvalTable.
 
-    Tasks without trials are left out of the table and of the mean.
+    Tasks without trials are left out of the table and of the mean. A ``"yang_perf"`` entry
+    (float [B], :func:`yang_perf`) adds that metric: its mean over a task's trials.
     """
     k = len(task_names)
     count = np.bincount(task, minlength=k)
@@ -114,9 +118,12 @@ def summarize(
             "last_step_accuracy": float(last_ok[i] / count[i]),
             "trial_correct": float(trial_ok[i] / count[i]),
         }
+        if YANG_METRIC in scores:
+            per_task[name][YANG_METRIC] = float(by_task(scores[YANG_METRIC])[i] / count[i])
         n_trials[name] = int(count[i])
+    metrics = ALL_METRICS if YANG_METRIC in scores else METRICS
     mean = {m: float(np.mean([row[m] for row in per_task.values()])) if per_task else float("nan")
-            for m in METRICS}
+            for m in metrics}
     return EvalTable(per_task=per_task, mean=mean, n_trials=n_trials)
 
 
@@ -186,6 +193,7 @@ def evaluate(
     seed: int = 0,
     chunk: int = 1024,
     device: object = None,
+    yang: bool = False,
     **task_kwargs: object,
 ) -> EvalTable:
     """Metrics of ``model`` per task: a MaskedRNN, or any module with the same call
@@ -193,6 +201,8 @@ def evaluate(
 
     ``tasks`` is a :class:`HeldOutSet` (reused as is) or what :func:`held_out_set` takes; then
     ``dt`` defaults to the model's. Trials run ``chunk`` at a time, in eval mode, without grad.
+    ``yang=True`` (``yang2019`` trials, models trained with the sigmoid + squared-error loss
+    ``"lsq"``) adds the metric ``"yang_perf"``: :func:`yang_perf` of ``sigmoid(logits)``.
     """
     import torch
 
@@ -221,6 +231,12 @@ def evaluate(
                     x = torch.from_numpy(part.ob).to(device)
                     logits = model(x, batch_first=True)
                     scores.append(trial_scores(logits, part))
+                    if yang:
+                        if part.y_loc is None:
+                            raise ValueError("yang=True needs convention='yang2019' trials "
+                                             "(they carry y_loc)")
+                        scores[-1][YANG_METRIC] = yang_perf(
+                            torch.sigmoid(logits), part.y_loc, part.length)
                     task_idx.append(part.task)
     finally:
         model.train(was_training)

@@ -3,6 +3,12 @@
 Every loss takes ``logits`` [..., A], ``labels`` int64 [...], ``weights`` float32 [...] (the
 batch's loss weights, 0 on padding) and ``decision`` bool [...] (the decision period), and
 returns a scalar tensor. Selected by ``TrainConfig.loss`` through :data:`LOSSES`.
+
+``"lsq"`` (Yang et al. 2019) is a regression loss instead: :func:`sigmoid_squared_error` takes
+the readout ``logits`` [..., K], Yang's target ``y`` and cost mask ``c_mask`` [..., K] and the
+bool ``valid`` steps [...]. The sigmoid is part of the loss, not of the model (as the softmax of
+the cross-entropy): the model's outputs stay logits, and Yang's outputs are ``sigmoid(logits)``
+(:func:`agents.evaluation.evaluate` with ``yang=True`` applies it too).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from .train_config import LOSSES
+from .yang2019 import masked_squared_error
 
 
 def weighted_cross_entropy(
@@ -59,9 +66,24 @@ def fixation_mse_plus_ce(
     return mse + (ce * w_dec).sum() / w_dec.sum().clamp(min=1e-12)
 
 
+def sigmoid_squared_error(
+    logits: torch.Tensor, y: torch.Tensor, c_mask: torch.Tensor, valid: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Yang's lsq loss on ``sigmoid(logits)``: :func:`agents.yang2019.masked_squared_error`.
+
+    ``logits``, ``y``, ``c_mask`` float [T, B, K] (or [B, T, K]); ``valid`` bool [T, B] (same
+    layout) or None (every step real, as in a stream window): the mean runs over valid steps.
+    """
+    return masked_squared_error(torch.sigmoid(logits), y, c_mask, valid)
+
+
 def loss_fn(name: str, logits, labels, weights, decision, label_smoothing: float):
-    """Dispatch by ``TrainConfig.loss``: "ce" (:func:`weighted_cross_entropy`) or "eg"
-    (:func:`fixation_mse_plus_ce`)."""
+    """Dispatch by ``TrainConfig.loss``: "ce" (:func:`weighted_cross_entropy`), "eg"
+    (:func:`fixation_mse_plus_ce`) or "lsq" (:func:`sigmoid_squared_error`; then ``labels`` is
+    the target ``y``, ``weights`` the cost mask ``c_mask`` and ``decision`` the bool ``valid``
+    steps or None, and ``label_smoothing`` is not used)."""
+    if name == "lsq":
+        return sigmoid_squared_error(logits, labels, weights, decision)
     if name == "ce":
         return weighted_cross_entropy(logits, labels, weights, label_smoothing)
     if name == "eg":

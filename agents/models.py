@@ -46,6 +46,7 @@ class ModelConfig:
     activation: str = "relu"
     noise_std: float = 0.0  # recurrent noise (training only)
     rec_gain: float = 1.0  # recurrent init gain (see MaskedRNN._init_weights)
+    rec_init: str = "normal"  # "normal" | "orthogonal" (dense only; see MaskedRNN._init_weights)
     # execution only (agents.kernels), not identity: left out of to_dict, so a checkpoint's
     # model config is the same whichever kernel trained it
     kernel: str = "auto"

@@ -26,15 +26,20 @@ import numpy as np
 from modcog_env import Batches
 
 
-def batch_arrays(batches: Batches) -> tuple[np.ndarray, ...]:
-    """The next batch as time-major numpy arrays (ob [T, B, D] float32, label [T, B] int64,
-    weight [T, B] float32, decision [T, B] bool), in either mode."""
+def batch_arrays(batches: Batches) -> tuple[np.ndarray | None, ...]:
+    """The next batch as time-major numpy arrays, in either mode: (ob [T, B, D] float32, label
+    [T, B] int64, weight [T, B] float32, decision [T, B] bool), or with ``targets="regression"``
+    (ob, y [T, B, K] float32, c_mask [T, B, K] float32, valid [T, B] bool; valid is None in
+    stream mode, where every step is real)."""
+    regression = batches.targets == "regression"
     if batches.mode == "stream":
         w = batches.next_window()
-        return w.ob, w.label, w.weight, w.decision
+        return (w.ob, w.y, w.c_mask, None) if regression else (w.ob, w.label, w.weight,
+                                                                w.decision)
     trials, weights = batches.next_trials()
-    return tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1))
-                 for a in (trials.ob, trials.label, weights, trials.decision))
+    keys = ((trials.ob, trials.y, trials.c_mask, trials.valid) if regression
+            else (trials.ob, trials.label, weights, trials.decision))
+    return tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in keys)
 
 
 class BatchSource:

@@ -25,6 +25,38 @@ PRESETS: dict[str, dict[str, object]] = {
         "seq_len": 350,
         "lr": 1e-3,
     },
+    # Yang et al. (2019)'s recipe (gyyang/multitask train.get_default_hp and network.py; the
+    # values are agents.yang2019.PRESET): their 20 tasks as their code makes them (convention
+    # yang2019: 85 inputs, 33 outputs, 32 ring units, dt 20 ms), a dense leaky RNN of 256 ReLU
+    # units with tau 100 ms, recurrent noise 0.05 (scaled by sqrt(2 / alpha) in agents.rnn, as
+    # Yang's), W_rec = 0.5 x random orthogonal, W_in ~ N(0, 1/85), sigmoid outputs with the
+    # squared error weighted by the cost mask (loss "lsq"), Adam at 1e-3 with element-wise
+    # gradient clipping to [-1, 1] (no norm clipping), batches of 64 whole trials of one rule
+    # each, the rule drawn uniformly over the 20 per batch. Evaluation: Yang's performance.
+    "yang2019": {
+        "tasks": "20-cog",
+        "convention": "yang2019",
+        "dt": 20.0,
+        "dim_ring": 32,
+        "model": "dense",
+        "hidden_size": 256,
+        "activation": "relu",
+        "tau": 100.0,
+        "noise_std": 0.05,
+        "rec_init": "orthogonal",
+        "rec_gain": 0.5,
+        "loss": "lsq",
+        "lr": 1e-3,
+        "lr_schedule": "constant",
+        "weight_decay": 0.0,
+        "grad_clip": 0.0,
+        "grad_clip_value": 1.0,
+        "batch_size": 64,
+        "batch_mode": "trial",
+        "schedule": "rule-per-batch",
+        "criterion_metric": "yang_perf",
+        "criterion": 0.95,
+    },
 }
 
 

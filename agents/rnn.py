@@ -41,6 +41,7 @@ ACTIVATIONS = {
     "softplus": nn.functional.softplus,
     "sigmoid": torch.sigmoid,
 }
+REC_INITS = ("normal", "orthogonal")
 
 
 @dataclass
@@ -61,6 +62,7 @@ class RNNConfig:
     activation: str = "relu"  # one of ACTIVATIONS
     noise_std: float = 0.0  # recurrent noise std (training mode only); 0 disables
     rec_gain: float = 1.0  # init std of W_rec[i, j] is rec_gain / sqrt(fan_in[i])
+    rec_init: str = "normal"  # "normal" (see rec_gain) | "orthogonal": rec_gain * orthogonal
     bias: bool = True  # hidden and readout biases
     # execution only, not identity (left out of to_dict): "auto" | "dense" | "sparse" |
     # "reference" (agents.kernels)
@@ -81,6 +83,11 @@ class RNNConfig:
             )
         if not self.noise_std >= 0:
             raise ValueError(f"noise_std={self.noise_std!r} must be >= 0")
+        if self.rec_init not in REC_INITS:
+            raise ValueError(f"rec_init={self.rec_init!r} is not one of {REC_INITS}")
+        if self.rec_init == "orthogonal" and self.mask != "dense":
+            raise ValueError(f"rec_init='orthogonal' needs mask='dense', not {self.mask!r} "
+                             "(a masked orthogonal matrix is no longer orthogonal)")
         kernels.check_kernel(self.kernel)
 
     @property
@@ -163,12 +170,18 @@ class MaskedRNN(nn.Module):
 
         ``W_rec[i, j] ~ N(0, rec_gain**2 / fan_in[i])`` where ``mask[i, j]``, exactly 0 elsewhere;
         ``fan_in[i] = sum_j mask[i, j]`` (N when dense, 1 for an autapse: ``w_self[i] ~ N(0,
-        rec_gain**2)``); a unit without inputs uses fan_in 1. ``W_in ~ N(0, 1 / D)``,
-        ``W_out ~ N(0, 1 / N)``, biases 0.
+        rec_gain**2)``); a unit without inputs uses fan_in 1. With ``rec_init="orthogonal"``
+        (dense only) ``W_rec = rec_gain * Q``, Q a random orthogonal [N, N] matrix (QR of a
+        Gaussian matrix with the signs of R's diagonal folded in, so Q is Haar-distributed):
+        Yang et al. (2019)'s ``randortho`` init with gain 0.5 for ReLU. ``W_in ~ N(0, 1 / D)``
+        (also Yang's), ``W_out ~ N(0, 1 / N)``, biases 0.
         """
         cfg = self.config
         std = cfg.rec_gain / self.fan_in().clamp(min=1.0).sqrt()
-        if self.autapse:
+        if cfg.rec_init == "orthogonal":
+            q, r = torch.linalg.qr(torch.randn(cfg.hidden_size, cfg.hidden_size))
+            self.weight_hh.copy_(q * torch.sign(torch.diagonal(r))[None, :] * cfg.rec_gain)
+        elif self.autapse:
             self.weight_hh.normal_().mul_(std)
         else:
             self.weight_hh.normal_().mul_(std[:, None])

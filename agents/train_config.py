@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 from modcog_env.batches import DEFAULT_LOSS_WEIGHTS, LOSS_WEIGHTS
 
-from .evaluation import METRICS
+from .evaluation import ALL_METRICS, YANG_METRIC
+from .yang2019 import RULE_PER_BATCH
 
 if TYPE_CHECKING:
     from .models import ModelConfig
 
-LOSSES = ("ce", "eg")  # agents.losses
+LOSSES = ("ce", "eg", "lsq")  # agents.losses
 # int fields and their lower bounds (validation here, argparse types in agents.cli)
 POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring")
 NONNEGATIVE_INTS = ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
@@ -45,6 +46,7 @@ class TrainConfig:
     activation: str = "relu"  # "relu" | "tanh" | "softplus" | "sigmoid"
     noise_std: float = 0.0  # recurrent noise during training
     rec_gain: float | None = None  # recurrent init gain; None: the model's (1, autapse 0.3)
+    rec_init: str = "normal"  # "normal" (N(0, gain^2/fan_in)) | "orthogonal" (gain * Q; dense)
     kernel: str = "auto"  # recurrence kernel (agents.kernels); execution only, not in checkpoints
     # ---- tasks and batches (modcog_env.Batches)
     tasks: str | list[str] = "20-cog"  # collection key, one task name or a list of names
@@ -52,14 +54,14 @@ class TrainConfig:
     dt: float = 100.0  # ms per step
     dim_ring: int = 16  # ring directions
     sigma: float = 1.0  # input noise scale of the tasks
-    schedule: str = "random-no-repeat"  # which task makes each trial of a stream
+    schedule: str = "random-no-repeat"  # task of each trial; "rule-per-batch": one per batch
     batch_mode: str = "stream"  # "stream" (windows of back-to-back trials) | "trial" (aligned)
     batch_size: int = 64  # streams per batch
     seq_len: int = 350  # steps per stream window (stream mode)
     loss_weights: str = DEFAULT_LOSS_WEIGHTS  # "all" | "decision" | "yang" (docs/streams.md)
     seed: int = 0  # torch init/noise and the training streams
     # ---- loss
-    loss: str = "ce"  # "ce": weighted cross-entropy | "eg": fixation MSE + CE (agents.losses)
+    loss: str = "ce"  # "ce": weighted CE | "eg": fixation MSE + CE | "lsq": Yang's sigmoid MSE
     label_smoothing: float = 0.0  # label smoothing of the cross-entropy (eg recipe: 0.1)
     input_noise: float = 0.0  # std of Gaussian noise added to the network input (training only)
     # ---- optimization
@@ -71,13 +73,14 @@ class TrainConfig:
     min_lr: float = 1e-4  # floor of the cosine schedule
     weight_decay: float = 0.0  # Adam (L2) weight decay
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    grad_clip_value: float = 0.0  # clip every gradient element to [-v, v] first; 0 disables
     max_loss: float = 0.0  # divergence: also stop when a training loss exceeds this; 0: no bound
     # ---- evaluation, logging, checkpoints
     eval_interval: int = 500  # steps between evaluations (0: only at the start and the end)
     eval_trials: int = 200  # held-out trials per task
     eval_seed: int = 0  # seed of the held-out sets (same for every model)
     criterion: float = 0.9  # steps-to-criterion threshold on the mean of criterion_metric
-    criterion_metric: str = "decision_accuracy"  # one of agents.evaluation.METRICS
+    criterion_metric: str = "decision_accuracy"  # agents.evaluation.ALL_METRICS (yang_perf: lsq)
     log_interval: int = 50  # steps between train log lines
     ckpt_interval: int = 1000  # steps between checkpoints (0: only at the end)
     save_best: bool = True  # also write best.pt when the criterion metric improves
@@ -101,7 +104,8 @@ class TrainConfig:
             _check_int(getattr(self, name), name, 1)
         for name in NONNEGATIVE_INTS:
             _check_int(getattr(self, name), name, 0)
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip", "noise_std", "rec_gain",
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip", "grad_clip_value",
+                     "noise_std", "rec_gain",
                      "input_noise", "label_smoothing", "max_loss", "sigma"):
             v = getattr(self, name)
             if name == "rec_gain" and v is None:
@@ -119,6 +123,21 @@ class TrainConfig:
                              "runs/<model>-<timestamp>)")
         if self.resume and self.overwrite:
             raise ValueError("resume=True and overwrite=True exclude each other")
+        self._check_yang()
+
+    def _check_yang(self) -> None:
+        """The combinations Yang's recipe needs: lsq on yang2019 trials, and so on."""
+        if self.loss == "lsq" and self.convention != "yang2019":
+            raise ValueError(f"loss='lsq' needs convention='yang2019' (its trials carry the "
+                             f"regression targets), not {self.convention!r}")
+        if self.criterion_metric == YANG_METRIC and self.loss != "lsq":
+            raise ValueError(f"criterion_metric={YANG_METRIC!r} needs loss='lsq' (Yang's measure "
+                             f"reads sigmoid outputs), not loss={self.loss!r}")
+        if self.schedule == RULE_PER_BATCH and self.batch_mode != "trial":
+            raise ValueError(f"schedule={RULE_PER_BATCH!r} needs batch_mode='trial' (stream "
+                             f"windows cut across trials), not {self.batch_mode!r}")
+        if self.rec_init == "orthogonal" and self.model != "dense":
+            raise ValueError(f"rec_init='orthogonal' needs model='dense', not {self.model!r}")
 
     def model_config(self, input_size: int, output_size: int) -> ModelConfig:
         """The named model's config for tasks with these observation and action sizes."""
@@ -127,7 +146,7 @@ class TrainConfig:
         common = dict(input_size=input_size, output_size=output_size,
                       hidden_size=self.hidden_size, dt=self.dt, tau=self.tau,
                       activation=self.activation, noise_std=self.noise_std,
-                      kernel=self.kernel)
+                      rec_init=self.rec_init, kernel=self.kernel)
         if self.rec_gain is not None:
             common["rec_gain"] = self.rec_gain
         local = dict(geometry=self.geometry, radius=self.radius, density=self.density,
@@ -164,7 +183,8 @@ CHOICES = {
     "loss_weights": LOSS_WEIGHTS,
     "loss": LOSSES,
     "lr_schedule": ("constant", "cosine"),
-    "criterion_metric": METRICS,
+    "criterion_metric": ALL_METRICS,
+    "rec_init": ("normal", "orthogonal"),  # agents.rnn.REC_INITS (torch-free copy)
     "kernel": ("auto", "dense", "sparse", "reference"),  # agents.kernels.KERNELS (torch-free copy)
 }
 

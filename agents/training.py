@@ -27,9 +27,14 @@ loss weights (``loss_weights``: ``"all"`` real steps, ``"decision"`` steps only,
 ``"yang"``), divided by the weights' sum; ``loss="eg"``, the exponentiated-gradients Mod-Cog
 recipe: MSE of the fixation output (softmax probability of action 0) against 1 outside the
 decision period plus cross-entropy inside it. ``label_smoothing`` applies to the cross-entropy of
-both. ``input_noise`` adds Gaussian noise (std) to the network input in training only, drawn
-from torch's global generator (saved in checkpoints). Adam, global-norm gradient clipping
-(``grad_clip = 0`` disables), a constant or warmup + cosine learning rate (:func:`get_lr`).
+both; ``loss="lsq"`` (``convention="yang2019"``), Yang et al.'s squared error of the sigmoid
+outputs against the regression target ``y``, weighted by the cost mask ``c_mask``, averaged over
+the real steps; its evaluations add Yang's performance ``yang_perf`` per task.
+``schedule="rule-per-batch"`` (trial mode) makes every batch one task (Yang's rule sampling).
+``input_noise`` adds Gaussian noise (std) to the network input in training only, drawn
+from torch's global generator (saved in checkpoints). Adam, element-wise gradient clipping
+(``grad_clip_value``, 0 disables) then global-norm clipping (``grad_clip = 0`` disables), a
+constant or warmup + cosine learning rate (:func:`get_lr`).
 
 **Stops.** SIGINT and SIGTERM (handlers installed only in the main thread of the main
 interpreter, restored afterwards) finish the current step, write a checkpoint at that step and
@@ -63,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modcog_env import Batches
+from modcog_env import Batches, TaskStreams
 
 from . import runs
 from .checkpoints import (  # noqa: F401  (re-exported: agents.training API)
@@ -83,6 +88,7 @@ from .train_config import (  # noqa: F401  (re-exported: agents.training API)
     RESUMABLE_CHANGES,
     TrainConfig,
 )
+from .yang2019 import RULE_PER_BATCH, RulePerBatch
 
 
 def get_lr(step: int, config: TrainConfig) -> float:
@@ -258,10 +264,14 @@ class Trainer:
 
     def _make_batches(self) -> Batches:
         cfg = self.config
+        task_kw = dict(convention=cfg.convention, dt=cfg.dt, dim_ring=cfg.dim_ring, sigma=cfg.sigma)
+        schedule = cfg.schedule
+        if schedule == RULE_PER_BATCH:  # one task per (trial-mode) batch, drawn from the seed
+            schedule = RulePerBatch(TaskStreams(cfg.tasks, **task_kw).n, seed=cfg.seed)
         return Batches(
             cfg.tasks, batch_size=cfg.batch_size, seq_len=cfg.seq_len, mode=cfg.batch_mode,
-            seed=cfg.seed, schedule=cfg.schedule, convention=cfg.convention, dt=cfg.dt,
-            dim_ring=cfg.dim_ring, sigma=cfg.sigma, loss_weights=cfg.loss_weights,
+            seed=cfg.seed, schedule=schedule, loss_weights=cfg.loss_weights,
+            targets="regression" if cfg.loss == "lsq" else "class", **task_kw,
         )
 
     def _start(self) -> None:
@@ -417,7 +427,7 @@ class Trainer:
         """Evaluate on the held-out sets and log it; a grid evaluation (``final=False``) also
         tracks the best (best.pt) and the criterion step."""
         cfg = self.config
-        table = evaluate(self.model, self.held_out, device=cfg.device)
+        table = evaluate(self.model, self.held_out, device=cfg.device, yang=cfg.loss == "lsq")
         value = table.mean[cfg.criterion_metric]
         met = value >= cfg.criterion
         self.last_eval_step = self.step
@@ -437,13 +447,15 @@ class Trainer:
     # -------------------------------------------------------------------------- training
     _source: BatchSource | None = None  # made at the first batch; closed at the end of run()
 
-    def _next_batch(self) -> tuple[torch.Tensor, ...]:
-        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; with
-        ``prefetch_batches`` > 0 made ahead by a background thread (agents.prefetch)."""
+    def _next_batch(self) -> tuple[torch.Tensor | None, ...]:
+        """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; for
+        ``loss="lsq"`` (x, y [T, B, K], c_mask [T, B, K], valid [T, B] or None in stream mode);
+        with ``prefetch_batches`` > 0 made ahead by a background thread (agents.prefetch)."""
         if self._source is None:
             self._source = BatchSource(self.batches, self.config.prefetch_batches,
                                        limit=max(self.config.steps - self.step, 0))
-        return tuple(torch.from_numpy(a).to(self.config.device) for a in self._source.next())
+        return tuple(None if a is None else torch.from_numpy(a).to(self.config.device)
+                     for a in self._source.next())
 
     def _data_state(self, rewind: int = 0) -> dict:
         """The data stream's state after the batches consumed (``rewind=1``: before the last)."""
@@ -536,6 +548,8 @@ class Trainer:
                 self._diverged("loss", loss_value, None, rng_before, bar)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip_value > 0:  # element-wise (Yang's clip_by_value), before the norm
+                torch.nn.utils.clip_grad_value_(params, cfg.grad_clip_value)
             max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
             if not math.isfinite(grad_norm):
@@ -563,7 +577,8 @@ class Trainer:
             bar.update(1)
         bar.close()
         if self.final is None:  # resumed at its end: evaluate without logging
-            self.final = evaluate(self.model, self.held_out, device=cfg.device)
+            self.final = evaluate(self.model, self.held_out, device=cfg.device,
+                                  yang=cfg.loss == "lsq")
         return TrainResult(
             model=model, config=cfg, steps=self.step, final=self.final,
             best_metric=self.best_metric, steps_to_criterion=self.criterion_step,

@@ -8,11 +8,55 @@ the readout and ``y``, ``c_mask`` are the arrays a ``convention="yang2019"`` Tri
 
 :data:`PRESET` lists the hyperparameters of Yang's ``train.get_default_hp`` and ``network.py``
 (every value read from that code), for the trainer's ``--preset yang2019``.
+
+:class:`RulePerBatch` is Yang's rule sampling: every trial of a batch has the same rule, drawn
+uniformly (or with weights) per batch. In the trainer it is ``schedule="rule-per-batch"`` with
+``batch_mode="trial"`` (:data:`RULE_PER_BATCH`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
+
+import numpy as np
+
+from modcog_env import rng
+from modcog_env.scheduler import Schedule
+
+RULE_PER_BATCH = "rule-per-batch"  # TrainConfig.schedule value that selects RulePerBatch
+
+
+class RulePerBatch(Schedule):
+    """Trial ``k`` of *every* stream has the same task, drawn from ``seed`` and ``k`` only.
+
+    In trial mode batch ``k`` is trial ``k`` of each row's stream, so every batch holds one task
+    (Yang et al. 2019: one rule per batch), drawn independently per batch, uniformly over the
+    ``n`` tasks or with ``weights`` (normalized; e.g. Yang's ``train_all`` weights ctxdm1 and
+    ctxdm2 by 5). The per-stream seeds are ignored; ``seed`` (an int, the run's seed) replaces
+    them. In stream mode windows cut across trials, so one task per window does not hold there.
+    """
+
+    name = RULE_PER_BATCH
+
+    def __init__(self, n: int, seed: int = 0, weights: Sequence[float] | None = None) -> None:
+        super().__init__(n)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be an int >= 0")
+        self.seed = int(seed)
+        w = np.ones(self.n) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (self.n,) or not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights={weights!r} must be {self.n} finite numbers >= 0, sum > 0")
+        self._cdf = np.cumsum(w / w.sum())
+
+    def _assign(self, seeds, start, count, prev) -> np.ndarray:
+        rows = np.repeat(np.arange(count.size), count)
+        pos = start[rows] + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        u = rng.uniform(self.seed, "schedule/rule-per-batch", pos)[:, 0]
+        return np.minimum(np.searchsorted(self._cdf, u, side="right"), self.n - 1).astype(np.int64)
+
+    def __repr__(self) -> str:
+        return f"RulePerBatch(n={self.n}, seed={self.seed})"
 
 PRESET = MappingProxyType(
     {

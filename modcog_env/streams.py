@@ -212,7 +212,7 @@ class TaskStreams:
         Trials are in stream order, row-major by stream; also returns the stream row of each.
         """
         parts, rows = self.next_parts(state, count)
-        if len(parts) == 1 and not self.rule_inputs:
+        if len(parts) == 1 and not self.rule_inputs and self.n == 1:  # task index 0: as sampled
             return parts[0][2], rows
         return self._merge(parts, rows.size), rows
 
