@@ -25,6 +25,7 @@ import numpy as np
 
 from .scheduler import Schedule
 from .streams import TaskStreams, stream_seeds
+from .tasks.base import Canvas, step_labels
 from .trials import TrialBatch
 
 # sys.getrefcount of a pooled block array that nobody else holds: the block dict's entry, the
@@ -53,12 +54,17 @@ def loss_weights(batch: TrialBatch, kind: str = "all") -> np.ndarray:
         return valid.astype(np.float32)
     if kind == "decision":
         return batch.decision.astype(np.float32)
-    t = np.arange(batch.max_length)[None, :]
-    grace = math.ceil(YANG_GRACE_MS / batch.dt - 1e-9)
-    dec = batch.start["decision"][:, None]
-    w = np.where(t < dec, 1.0, YANG_RESPONSE_WEIGHT)
-    w = np.where((t < grace) | ((t >= dec) & (t < dec + grace)), 0.0, w)
+    w = _yang_weights(np.arange(batch.max_length)[None, :], batch.start["decision"][:, None],
+                      batch.dt)
     return (w * valid).astype(np.float32)
+
+
+def _yang_weights(t: np.ndarray, dec: np.ndarray, dt: float) -> np.ndarray:
+    """float64 Yang loss weight of step ``t`` of a trial whose decision period starts at ``dec``
+    (broadcast arrays; steps inside the trial)."""
+    grace = math.ceil(YANG_GRACE_MS / dt - 1e-9)
+    w = np.where(t < dec, 1.0, YANG_RESPONSE_WEIGHT)
+    return np.where((t < grace) | ((t >= dec) & (t < dec + grace)), 0.0, w)
 
 
 @dataclass
@@ -107,6 +113,9 @@ class _StreamCutter:
         self.head = 0  # first unread step of every row
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
         self.refills = 0  # sampling rounds so far (benchmarks align their timing to them)
+        # render planned trials straight into the block (else: sample TrialBatches, then copy)
+        self.paint = (not regression and getattr(streams, "renders_on_canvas", False)
+                      and hasattr(streams, "next_plans"))
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
@@ -142,9 +151,18 @@ class _StreamCutter:
         >= prefetch windows, in a new block."""
         avail = self.extent - self.head
         target = self.prefetch * seq_len
-        count = np.ceil(np.maximum(target - avail, 0) * 1.1 / self.streams.mean_length_estimate())
+        # trials to ask for: the expected count plus 3 standard deviations of a sum of that many
+        # lengths (bounded by half the spread of the length bounds), so that one round nearly
+        # always fills every row (a second round costs a whole round's fixed overhead)
+        need = np.maximum(target - avail, 0)
+        mean = self.streams.mean_length_estimate()
+        lo, hi = self.streams.length_bounds()
+        count = np.ceil((need + 3 * np.sqrt(need / mean) * (hi - lo) / 2) / mean)
         count = np.where(avail < target, count.astype(np.int64) + 1, 0)
-        parts, rows = self.streams.next_parts(state, count)
+        if self.paint:
+            parts, rows = self.streams.next_plans(state, count)
+        else:
+            parts, rows = self.streams.next_parts(state, count)
         lengths = np.zeros(rows.size, np.int64)
         for _, sel, tb in parts:
             lengths[sel] = tb.length
@@ -158,9 +176,70 @@ class _StreamCutter:
         ends = np.cumsum(lengths)
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
-        self._write(block, parts, rows, offset)
+        if self.paint:
+            self._paint(block, parts, rows, offset, lengths, avail, keep, int(new_extent.max()))
+        else:
+            self._write(block, parts, rows, offset)
         self.block, self.head, self.extent = block, 0, new_extent
         self.refills += 1
+
+    def _paint(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
+               lengths: np.ndarray, avail: np.ndarray, keep: int, used: int) -> None:
+        """Render planned trials straight into ``block``: flat trial m (stream ``rows[m]``,
+        ``lengths[m]`` steps) starts at block position ``offset[m]``. Rows hold ``avail[r]``
+        unread steps at the block start (``keep`` = their maximum); everything after them is
+        written here: zeros, the fixation input, the rule one-hot, every period the tasks render
+        (through a :class:`~modcog_env.tasks.base.Canvas` of the block) and the per-step fields.
+        The result equals :meth:`_write` of the sampled TrialBatches, element for element."""
+        b, streams = self.rows, self.streams
+        m = rows.size
+        task, dec = np.empty(m, np.int64), np.empty(m, np.int64)
+        response, seq = np.empty(m, np.int64), np.empty(m, np.int64)
+        go = np.empty(m, bool)
+        for i, sel, plan in plans:
+            task[sel], dec[sel] = i, plan.start["decision"]
+            response[sel], go[sel] = plan.lat["response"], plan.lat["go"]
+            seq[sel] = streams.tasks[i].seq_sign
+        # every new step: its flat trial, its step in the trial and its flat block index
+        trial = np.repeat(np.arange(m), lengths)
+        t = np.arange(trial.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        origin = offset * b + rows  # flat block index of step 0 of each trial
+        dst = origin[trial] + t * b
+        flat = {k: v.reshape(-1) for k, v in block.items() if v.ndim == 2}
+        first = streams.tasks[0]
+        label, decision = step_labels(response, go, seq, dec, trial, t, dim_ring=first.dim_ring,
+                                      dt=first.dt, wrap=first.conv.label_wrap)
+        flat["label"][dst] = label
+        flat["decision"][dst] = decision
+        if self.weights == "all":
+            flat["weight"][dst] = 1.0
+        elif self.weights == "decision":
+            flat["weight"][dst] = decision
+        else:
+            flat["weight"][dst] = _yang_weights(t, dec[trial], first.dt)
+        flat["task"][dst] = task[trial]
+        flat["trial_start"][dst] = t == 0
+        # observations: zeros after the unread steps, the fixation and rule inputs, then every
+        # period the tasks render, through a canvas of the block
+        ob = block["ob"]
+        d, base = ob.shape[2], streams.base_size
+        ob[keep:used] = 0.0
+        stale = keep - avail  # steps [avail[r], keep) of row r were copied but are not unread
+        if stale.any():
+            r = np.repeat(np.arange(b), stale)
+            p = np.repeat(avail, stale) + np.arange(r.size) - np.repeat(np.cumsum(stale) - stale,
+                                                                       stale)
+            ob.reshape(-1, d)[p * b + r] = 0.0
+        channels = ob.reshape(-1)  # flat float32 index of channel c of step dst: dst * d + c
+        channels[dst[~decision] * d] = 1.0  # fixation input before the decision period
+        if streams.rule_inputs:
+            channels[dst * d + (base + task)[trial]] = 1.0
+        items = ob.reshape(-1, d).view(np.dtype((np.void, 4 * d))).reshape(-1)
+        if d != base:  # the task channels of each row: a field of the row's void item
+            items = items.view(np.dtype({"names": ["base"], "formats": [(np.void, 4 * base)],
+                                         "itemsize": 4 * d}))["base"]
+        for i, sel, plan in plans:
+            streams.tasks[i].render(Canvas(items, origin[sel], b), plan)
 
     def _write(self, block: dict, parts, rows: np.ndarray, offset: np.ndarray) -> None:
         """Scatter the real steps of ``parts`` into ``block``: step t of flat trial m goes to

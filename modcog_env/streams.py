@@ -19,7 +19,7 @@ import numpy as np
 
 from . import rng
 from .scheduler import Schedule, make_schedule, occurrences
-from .tasks.base import Task
+from .tasks.base import Task, TrialPlan
 from .tasks.catalog import COLLECTIONS, canonical_name, collection, make_task
 from .trials import TrialBatch, fill_value
 
@@ -92,6 +92,8 @@ class TaskStreams:
         self.base_size = first.ob_size
         self.ob_size = self.base_size + (self.n if self.rule_inputs else 0)
         self.n_actions = first.n_actions
+        self._bounds: tuple[int, int] | None = None  # length_bounds(), once asked
+        self._mean = 0.0
 
     @staticmethod
     def _build(tasks, convention, dt, dim_ring, sigma, timing) -> list[Task]:
@@ -120,13 +122,18 @@ class TaskStreams:
         return [make_task(n, timing=timing, **kw) for n in names]
 
     def length_bounds(self) -> tuple[int, int]:
-        """(min, max) trial length over the tasks, in steps."""
-        b = [t.length_bounds() for t in self.tasks]
-        return min(x[0] for x in b), max(x[1] for x in b)
+        """(min, max) trial length over the tasks, in steps (computed once: the tasks' timing is
+        fixed when the streams are built)."""
+        if self._bounds is None:
+            b = [t.length_bounds() for t in self.tasks]
+            self._bounds = (min(x[0] for x in b), max(x[1] for x in b))
+            self._mean = float(np.mean([sum(x) / 2 for x in b]))
+        return self._bounds
 
     def mean_length_estimate(self) -> float:
         """Rough mean trial length (midpoint of each task's bounds, averaged)."""
-        return float(np.mean([sum(t.length_bounds()) / 2 for t in self.tasks]))
+        self.length_bounds()
+        return self._mean
 
     # ------------------------------------------------------------------------------ state
     def start(self, seeds: np.ndarray | Sequence[int]) -> StreamState:
@@ -160,15 +167,15 @@ class TaskStreams:
         state.position = position.copy()
         return state
 
-    def next_parts(
-        self, state: StreamState, count: np.ndarray | int
-    ) -> tuple[list[tuple[int, np.ndarray, TrialBatch]], np.ndarray]:
-        """The next ``count[r]`` trials of each stream r, grouped by task; advances ``state``.
+    @property
+    def renders_on_canvas(self) -> bool:
+        """True when every task can be planned and rendered straight into a stream block
+        (:meth:`next_plans`; the fast path of ``Batches``' stream mode)."""
+        return all(t.renders_on_canvas for t in self.tasks)
 
-        Returns ``parts``, a list of (task index i, positions ``sel`` in the flat stream order,
-        TrialBatch of those trials of task i without rule inputs), and ``rows`` (int64 [M], the
-        stream of each flat trial, row-major: all trials of stream 0 first, in stream order).
-        """
+    def _advance(self, state: StreamState, count: np.ndarray | int):
+        """Schedule the next ``count[r]`` trials of each stream r and advance ``state``: the flat
+        (rows, seeds, positions, tasks, occurrences) of those trials, row-major by stream."""
         count = np.broadcast_to(np.asarray(count, dtype=np.int64), state.position.shape)
         rows = np.repeat(np.arange(count.size), count)
         pos = (
@@ -178,15 +185,48 @@ class TaskStreams:
         if self.n == 1:
             state.counts[:, 0] += count
             state.prev[count > 0] = 0
-            parts = [(0, np.arange(rows.size), self.tasks[0].sample(seeds, pos))]
+            tasks, occ = np.zeros(rows.size, np.int64), pos
         else:
             tasks = self.schedule.assign(state.seeds, state.position, count, state.prev)
             occ, state.counts = occurrences(tasks, rows, state.counts)
             has = count > 0
             state.prev[has] = tasks[(np.cumsum(count) - 1)[has]]
-            parts = self.sample_parts(seeds, pos, tasks, occ)
         state.position = state.position + count
-        return parts, rows
+        return rows, seeds, pos, tasks, occ
+
+    def next_parts(
+        self, state: StreamState, count: np.ndarray | int
+    ) -> tuple[list[tuple[int, np.ndarray, TrialBatch]], np.ndarray]:
+        """The next ``count[r]`` trials of each stream r, grouped by task; advances ``state``.
+
+        Returns ``parts``, a list of (task index i, positions ``sel`` in the flat stream order,
+        TrialBatch of those trials of task i without rule inputs), and ``rows`` (int64 [M], the
+        stream of each flat trial, row-major: all trials of stream 0 first, in stream order).
+        """
+        rows, seeds, pos, tasks, occ = self._advance(state, count)
+        return self.sample_parts(seeds, pos, tasks, occ), rows
+
+    def next_plans(
+        self, state: StreamState, count: np.ndarray | int
+    ) -> tuple[list[tuple[int, np.ndarray, TrialPlan]], np.ndarray]:
+        """As :meth:`next_parts`, with each task's :class:`~modcog_env.tasks.base.TrialPlan`
+        (trials not yet rendered) in place of its TrialBatch."""
+        rows, seeds, pos, tasks, occ = self._advance(state, count)
+        return self.plan_parts(seeds, pos, tasks, occ), rows
+
+    def plan_parts(
+        self, seeds: np.ndarray, positions: np.ndarray, tasks: np.ndarray, occurrence: np.ndarray
+    ) -> list[tuple[int, np.ndarray, TrialPlan]]:
+        """:meth:`sample_parts` with plans in place of TrialBatches."""
+        keys = rng.Keys(seeds, positions)  # derived once for all trials, taken per task
+        occurrence = np.asarray(occurrence, np.int64)
+        if self.n == 1:
+            return [(0, np.arange(tasks.size), self.tasks[0].plan_keys(keys, occurrence))]
+        parts = []
+        for i in np.unique(tasks):
+            sel = np.flatnonzero(tasks == i)
+            parts.append((int(i), sel, self.tasks[i].plan_keys(keys.take(sel), occurrence[sel])))
+        return parts
 
     def sample_parts(
         self, seeds: np.ndarray, positions: np.ndarray, tasks: np.ndarray, occurrence: np.ndarray
@@ -197,6 +237,8 @@ class TaskStreams:
         task ``tasks[m]`` as that task's ``occurrence[m]``-th trial in the stream. Used to
         regenerate a trial from a compact stream state (``Batches.state_dict``).
         """
+        if self.n == 1:
+            return [(0, np.arange(tasks.size), self.tasks[0].sample(seeds, positions, occurrence))]
         parts = []
         for i in np.unique(tasks):
             sel = np.flatnonzero(tasks == i)

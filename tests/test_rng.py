@@ -93,10 +93,46 @@ def test_normal_moments():
     assert np.all(np.isfinite(x))
     assert abs(x.mean()) < 5 / math.sqrt(n)
     assert abs(x.std() - 1) < 5 * math.sqrt(1 / (2 * n))
-    # the pair of a Box-Muller draw is uncorrelated; tails as for N(0, 1)
+    # draws from one 64-bit word are uncorrelated; tails as for N(0, 1)
     assert abs(np.corrcoef(z[:, 0], z[:, 1])[0, 1]) < 5 / math.sqrt(IDX.size)
     p_tail = 0.0455  # P(|Z| > 2)
     assert abs(np.mean(np.abs(x) > 2) - p_tail) < 5 * math.sqrt(p_tail * (1 - p_tail) / n)
+
+
+def test_normal_cdf_matches_gaussian():
+    """The empirical CDF of the quantized draws follows Phi at many points, and the four draws
+    of a word (columns 0-3) are mutually uncorrelated."""
+    z = rng.normal(13, "cdf", IDX, 8)
+    x = np.sort(z.ravel())
+    n = x.size
+    for q in (-3.0, -2.0, -1.0, -0.5, 0.0, 0.3, 1.0, 2.5):
+        phi = 0.5 * math.erfc(-q / math.sqrt(2))
+        got = np.searchsorted(x, q) / n
+        assert abs(got - phi) < 5 * math.sqrt(phi * (1 - phi) / n) + 2**-16, q
+    c = np.corrcoef(z[:, :4].T)
+    assert np.abs(c[np.triu_indices(4, 1)]).max() < 5 / math.sqrt(IDX.size)
+
+
+def test_normal_table_quantiles():
+    table = rng.normal_table()
+    assert table.dtype == np.float32 and table.shape == (65536,) and not table.flags.writeable
+    assert np.all(np.diff(table) > 0)
+    np.testing.assert_array_equal(table, -table[::-1])  # symmetric
+    assert abs(float(np.mean(table.astype(np.float64) ** 2)) - 1) < 1e-6  # unit variance
+    # entry i is the quantile at (i + 0.5) / 65536 up to the variance rescaling (< 1e-5)
+    import statistics
+
+    for i in (0, 1, 1000, 32767, 40000, 65535):
+        q = statistics.NormalDist().inv_cdf((i + 0.5) / 65536)
+        assert abs(table[i] - q) < 1e-4 * max(1.0, abs(q)), i
+
+
+def test_normal_scale_is_a_float32_product():
+    keys = rng.Keys(3, np.arange(50))
+    for scale in (0.1, 1 / math.sqrt(20), 2.0):
+        np.testing.assert_array_equal(
+            keys.normal("s", 7, scale), np.float32(scale) * keys.normal("s", 7)
+        )
 
 
 @pytest.mark.parametrize("high", [2, 3, 16, 240])

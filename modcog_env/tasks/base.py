@@ -5,9 +5,13 @@ A task turns ``(seed, trial indices)`` into a :class:`~modcog_env.trials.TrialBa
 1. ``_draw``      family latents per trial (target, modality, strengths, ...), as [B] arrays;
 2. ``_durations`` steps of each period from the timing specs (per-trial counter-based uniforms);
 3. ``_modify``    hook for the ``int`` modifier (rotates a stimulus or shifts the response);
-4. ``_render``    family writes observations period by period into a zeroed [B, T, D] block;
-5. labels         generic: 0 before the decision period, the response (moving under ``seq``) in it.
+4. ``_render``    family writes observations period by period through a :class:`Canvas`: into a
+                  zeroed [B, T, D] block whose fixation input is already written
+                  (:meth:`Task.sample`), or straight into a stream block (``modcog_env.batches``);
+5. labels         generic: 0 before the decision period, the response (moving under ``seq``) in it
+                  (:func:`step_labels`).
 
+Steps 1-3 are :meth:`Task.plan` (a :class:`TrialPlan`: everything but the arrays per step).
 Subclasses fill ``_draw`` and ``_render`` and declare ``family``, ``periods`` and default timing.
 Every random draw goes through :mod:`modcog_env.rng` with a stream named after the task, so trial
 ``k`` is the same whether sampled alone or in a batch.
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
@@ -85,6 +91,77 @@ def as_indices(indices: Iterable[int] | np.ndarray | int, name: str = "indices")
     return arr
 
 
+@lru_cache(maxsize=64)
+def _row_type(width: int) -> np.dtype:
+    """Void dtype of one step's ``width`` float32 channels: rows scatter as single items."""
+    return np.dtype((np.void, 4 * width))
+
+
+@dataclass
+class Canvas:
+    """Where a renderer writes: step t of trial m is item ``origin[m] + t * stride`` of ``items``.
+
+    ``items`` is a 1-D view of void items, one per step, each ``ob_size`` float32 channels (the
+    fixation input and the two rings); ``origin`` is int64 [B]. :meth:`of_batch` views a
+    [B, T, D] array; the stream cutter of ``modcog_env.batches`` views its time-major block
+    (origin = position * rows + row, stride = rows).
+    """
+
+    items: np.ndarray
+    origin: np.ndarray
+    stride: int
+
+    @classmethod
+    def of_batch(cls, ob: np.ndarray) -> Canvas:
+        """Canvas of a C-contiguous float32 [B, T, D] array."""
+        b, t, d = ob.shape
+        items = ob.reshape(-1, d).view(_row_type(d)).reshape(-1)
+        return cls(items, np.arange(b, dtype=np.int64) * t, 1)
+
+
+@dataclass
+class TrialPlan:
+    """Trials of one task before rendering (:meth:`Task.plan`): keys, latents ``lat``, period
+    ``steps``, ``start``/``stop`` (int64 [B] each) and ``length`` (int64 [B])."""
+
+    keys: rng.Keys
+    lat: Latents
+    steps: dict[str, np.ndarray]
+    start: dict[str, np.ndarray]
+    stop: dict[str, np.ndarray]
+    length: np.ndarray
+
+
+def step_labels(
+    response: np.ndarray,
+    go: np.ndarray,
+    seq_sign: np.ndarray | int,
+    dec_start: np.ndarray,
+    trial: np.ndarray,
+    t: np.ndarray,
+    *,
+    dim_ring: int,
+    dt: float,
+    wrap: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 label, bool in-decision) of step ``t`` of trial ``trial`` (broadcast arrays), for
+    steps inside their trial: 0 before the decision period and on no-go trials; in it the
+    response class, moving one ring position per 100 ms under ``seq`` (``seq_sign`` per trial
+    or one int). Per-trial arrays (``response``, ``go``, ``dec_start``) are indexed by ``trial``.
+    """
+    dec = dec_start[trial]
+    after = t >= dec
+    if not np.any(seq_sign):  # one label per trial: computed per trial, then gathered
+        per_trial = (response + 1) % dim_ring if wrap else 1 + response % dim_ring
+        per_trial = np.where(go, per_trial, 0)
+        return np.where(after, per_trial[trial], 0), after
+    r = response[trial]
+    sign = seq_sign[trial] if isinstance(seq_sign, np.ndarray) else seq_sign
+    r = r + sign * np.floor(np.maximum(t - dec, 0) * dt / 100.0 + _EPS).astype(np.int64)
+    moving = (r + 1) % dim_ring if wrap else 1 + r % dim_ring
+    return np.where(after & go[trial], moving, 0).astype(np.int64), after
+
+
 def period_steps(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flattened (row, step, local step) of every step in [start, stop) per row; [n] int64 each."""
     dur = np.maximum(stop - start, 0)
@@ -108,6 +185,8 @@ class Task:
     periods: tuple[str, ...]
     int_sign: int = 0
     seq_sign: int = 0
+    # False for tasks that build their own arrays in ``sample`` (yang2019): no plan/canvas path
+    renders_on_canvas: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -230,7 +309,7 @@ class Task:
         for p in self.periods:
             spec = self.timing[p]
             if isinstance(spec, timing.Fixed):
-                steps[p] = timing.steps(spec, self.dt, np.zeros(len(keys)))
+                steps[p] = np.full(len(keys), timing.step_bounds(spec, self.dt)[0], np.int64)
             else:
                 steps[p] = timing.steps(spec, self.dt, self._uniform(keys, f"timing/{p}")[:, 0])
         if self.instance_delay:
@@ -243,17 +322,63 @@ class Task:
     def _labels(
         self, lat: Latents, dec_start: np.ndarray, length: np.ndarray, t_max: int
     ) -> tuple[np.ndarray, np.ndarray]:
+        """(label int64 [B, t_max], decision bool [B, t_max]); 0 / False on padding."""
+        trial = np.arange(length.size)[:, None]
         t = np.arange(t_max)[None, :]
-        decision = (t >= dec_start[:, None]) & (t < length[:, None])
-        shift = 0
-        if self.seq_sign:
-            elapsed = np.maximum(t - dec_start[:, None], 0) * self.dt
-            shift = self.seq_sign * np.floor(elapsed / 100.0 + _EPS).astype(np.int64)
-        r = lat["response"][:, None]
-        n = self.dim_ring
-        moving = (r + 1 + shift) % n if self.conv.label_wrap else 1 + (r + shift) % n
-        label = np.where(decision & lat["go"][:, None], moving, 0).astype(np.int64)
-        return label, decision
+        label, after = self.step_labels(lat, dec_start, trial, t)
+        inside = t < length[:, None]
+        return np.where(inside, label, 0), after & inside
+
+    def step_labels(
+        self, lat: Latents, dec_start: np.ndarray, trial: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`step_labels` of this task's trials (``trial`` indexes ``lat``)."""
+        return step_labels(lat["response"], lat["go"], self.seq_sign, dec_start, trial, t,
+                           dim_ring=self.dim_ring, dt=self.dt, wrap=self.conv.label_wrap)
+
+    def plan(
+        self,
+        seed: int | np.ndarray,
+        indices: Iterable[int] | np.ndarray | int,
+        occurrence: Iterable[int] | np.ndarray | None = None,
+    ) -> TrialPlan:
+        """Steps 1-3 of the pipeline for the trials of :meth:`sample` (same arguments)."""
+        idx = as_indices(indices)
+        occ = idx if occurrence is None else as_indices(occurrence, "occurrence")
+        if occ.shape != idx.shape:
+            raise ValueError(f"occurrence has {occ.size} entries, indices has {idx.size}")
+        return self.plan_keys(rng.Keys(seed, idx), occ)
+
+    def plan_keys(self, keys: rng.Keys, occurrence: np.ndarray) -> TrialPlan:
+        """:meth:`plan` from the trials' :class:`~modcog_env.rng.Keys` and int64 occurrences
+        (no argument checks: the fast path of ``TaskStreams``, which derives keys once)."""
+        lat = self._draw(keys, occurrence)
+        steps = self._durations(keys, lat)
+        lat = self._modify(lat, steps)
+        start, stop, t = {}, {}, np.zeros(len(keys), np.int64)
+        for p in self.periods:
+            start[p] = t
+            t = t + steps[p]
+            stop[p] = t
+        return TrialPlan(keys, lat, steps, start, stop, t)
+
+    def render(self, canvas: Canvas, plan: TrialPlan) -> None:
+        """Write the trials' period channels through ``canvas`` (steps 4; the fixation input of
+        steps outside the written periods and all zeros are the caller's)."""
+        self._render(canvas, plan.lat, plan.start, plan.stop, plan.keys)
+
+    def trial_params(self, plan: TrialPlan) -> dict[str, np.ndarray]:
+        """The per-trial record ``params`` of a TrialBatch made from ``plan``."""
+        lat, steps, b = plan.lat, plan.steps, plan.length.size
+        params = {
+            "go": lat["go"],
+            "response": lat["response"],
+            "delay_ms": (steps["delay"] * self.dt) if "delay" in steps else np.zeros(b),
+            "int_sign": np.full(b, self.int_sign, np.int64),
+            "seq_sign": np.full(b, self.seq_sign, np.int64),
+        }
+        params.update({k: v for k, v in lat.items() if k not in params and not k.startswith("_")})
+        return params
 
     def sample(
         self,
@@ -267,42 +392,23 @@ class Task:
         sampled in one call). ``occurrence`` (default: ``indices``) is each trial's count among
         this task's trials in its stream; only the ``reference`` modality alternation reads it.
         """
-        idx = as_indices(indices)
-        keys = rng.Keys(seed, idx)
-        occ = idx if occurrence is None else as_indices(occurrence, "occurrence")
-        if occ.shape != idx.shape:
-            raise ValueError(f"occurrence has {occ.size} entries, indices has {idx.size}")
-        lat = self._draw(keys, occ)
-        steps = self._durations(keys, lat)
-        lat = self._modify(lat, steps)
-        start, stop, t = {}, {}, np.zeros(idx.size, np.int64)
-        for p in self.periods:
-            start[p] = t
-            t = t + steps[p]
-            stop[p] = t
-        length = t
-        t_max = int(length.max()) if idx.size else 0
-        ob = np.zeros((idx.size, t_max, self.ob_size), dtype=np.float32)
-        self._render(ob, lat, start, stop, keys)
-        label, decision = self._labels(lat, start["decision"], length, t_max)
-        params = {
-            "go": lat["go"],
-            "response": lat["response"],
-            "delay_ms": (steps["delay"] * self.dt) if "delay" in steps else np.zeros(idx.size),
-            "int_sign": np.full(idx.size, self.int_sign, np.int64),
-            "seq_sign": np.full(idx.size, self.seq_sign, np.int64),
-        }
-        params.update({k: v for k, v in lat.items() if k not in params and not k.startswith("_")})
+        plan = self.plan(seed, indices, occurrence)
+        length, start = plan.length, plan.start
+        t_max = int(length.max()) if length.size else 0
+        ob = np.zeros((length.size, t_max, self.ob_size), dtype=np.float32)
+        self._write_fixation(ob, start["decision"])
+        self.render(Canvas.of_batch(ob), plan)
+        label, decision = self._labels(plan.lat, start["decision"], length, t_max)
         return TrialBatch(
             ob=ob,
             label=label,
             length=length,
             decision=decision,
             start=start,
-            stop=stop,
-            task=np.zeros(idx.size, np.int64),
-            index=idx,
-            params=params,
+            stop=plan.stop,
+            task=np.zeros(length.size, np.int64),
+            index=plan.keys.index.astype(np.int64),
+            params=self.trial_params(plan),
             task_names=(self.name,),
             dt=self.dt,
         )
@@ -314,7 +420,7 @@ class Task:
 
     def _write_period(
         self,
-        ob: np.ndarray,
+        canvas: Canvas,
         keys: rng.Keys,
         period: str,
         start: np.ndarray,
@@ -333,24 +439,25 @@ class Task:
         if not rows.size:
             return
         n, d = self.dim_ring, self.ob_size
-        if modality is not None:
-            both = np.zeros((pattern.shape[0], 2 * n))
-            both[:, :n] = pattern * (modality == 1)[:, None]
-            both[:, n:] = pattern * (modality == 2)[:, None]
-            pattern = both
         full = np.empty((rows.size, d), np.float32)
         full[:, 0] = 0.0 if period == "decision" else 1.0
-        full[:, 1:] = pattern[rows]
+        if modality is None:
+            full[:, 1:] = pattern[rows]
+        else:  # the pattern on ring `modality`, zeros on the other
+            full[:, 1:] = 0.0
+            m = modality[rows]
+            one = m == 1
+            full[one, 1 : 1 + n] = pattern[rows[one]]
+            full[~one, 1 + n :] = pattern[rows[~one]]
         if noise == "all" and self.sigma > 0:
             full += self._noise(keys, period, loc, rows, d)
         elif noise == "ring" and self.sigma > 0:
             eps = self._noise(keys, period, loc, rows, n)
-            m = modality[rows]
-            full[:, 1 : 1 + n] += eps * (m == 1)[:, None]
-            full[:, 1 + n :] += eps * (m == 2)[:, None]
-        row_type = np.dtype((np.void, full.itemsize * d))
-        target = ob.reshape(-1, d).view(row_type).reshape(-1)
-        target[rows * ob.shape[1] + cols] = full.view(row_type).reshape(-1)
+            one = modality[rows] == 1
+            full[one, 1 : 1 + n] += eps[one]
+            full[~one, 1 + n :] += eps[~one]
+        items = full.view(_row_type(d)).reshape(-1)
+        canvas.items[canvas.origin[rows] + cols * canvas.stride] = items
 
     def _noise(
         self, keys: rng.Keys, period: str, loc: np.ndarray, rows: np.ndarray, width: int
@@ -360,5 +467,7 @@ class Task:
         Draw (t_local * width + c) of trial k in stream ``noise/<period>``: independent of B.
         """
         t_span = int(loc.max()) + 1 if loc.size else 0
-        z = keys.normal(self._stream(f"noise/{period}"), t_span * width)
-        return np.float32(self.noise_std) * z.reshape(len(keys), t_span, width)[rows, loc]
+        z = keys.normal(self._stream(f"noise/{period}"), t_span * width, self.noise_std)
+        if rows.size == len(keys) * t_span:  # every trial fills t_span steps: rows, loc in order
+            return z.reshape(rows.size, width)
+        return z.reshape(len(keys), t_span, width)[rows, loc]

@@ -122,9 +122,8 @@ class DecisionTask(Task):
             "go": np.ones(len(keys), dtype=bool),
         }
 
-    def _render(self, ob, lat, start, stop, keys) -> None:
+    def _render(self, canvas, lat, start, stop, keys) -> None:
         n = self.dim_ring
-        self._write_fixation(ob, start["decision"])
         b1 = ring.bump_at(lat["theta1_idx"], n)
         b2 = ring.bump_at(lat["theta2_idx"], n)
         a, b = lat["strength1"], lat["strength2"]
@@ -137,7 +136,9 @@ class DecisionTask(Task):
         else:
             shows = [("stimulus", rings(b1, a) + rings(b2, b))]
         for period, pattern in shows:
-            self._write_period(ob, keys, period, start[period], stop[period], pattern, noise="all")
+            self._write_period(
+                canvas, keys, period, start[period], stop[period], pattern, noise="all"
+            )
 
 
 # base name -> (delayed, modalities showing stimuli, weights)

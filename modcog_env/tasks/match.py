@@ -79,14 +79,13 @@ class MatchTask(Task):
         )
         return lat
 
-    def _render(self, ob, lat, start, stop, keys) -> None:
+    def _render(self, canvas, lat, start, stop, keys) -> None:
         n = self.dim_ring
-        self._write_fixation(ob, start["decision"])
         m = lat["modality"]
         for period, key in (("sample", "sample_idx"), ("test", "test_idx")):
             pattern = ring.bump_at(lat[key], n)
             self._write_period(
-                ob, keys, period, start[period], stop[period], pattern, m, noise="ring"
+                canvas, keys, period, start[period], stop[period], pattern, m, noise="ring"
             )
 
 

@@ -103,8 +103,8 @@ class ModifiedTask(Task):
     def _draw(self, keys, occurrence: np.ndarray) -> Latents:
         return self.base_task._draw(keys, occurrence)
 
-    def _render(self, ob, lat, start, stop, keys) -> None:
-        self.base_task._render(ob, lat, start, stop, keys)
+    def _render(self, canvas, lat, start, stop, keys) -> None:
+        self.base_task._render(canvas, lat, start, stop, keys)
 
     def _modify(self, lat: Latents, steps: dict[str, np.ndarray]) -> Latents:
         if not self.int_sign:

@@ -69,11 +69,10 @@ class ReachTask(Task):
             "go": np.ones(len(keys), dtype=bool),
         }
 
-    def _render(self, ob, lat, start, stop, keys) -> None:
-        self._write_fixation(ob, start["decision"])
+    def _render(self, canvas, lat, start, stop, keys) -> None:
         shown = "decision" if self.kind == "rt" else "stimulus"
         pattern = ring.bump(lat["stim_angle"], 1.0, self.dim_ring)
-        self._write_period(ob, keys, shown, start[shown], stop[shown], pattern, lat["modality"])
+        self._write_period(canvas, keys, shown, start[shown], stop[shown], pattern, lat["modality"])
 
 
 # base name -> (anti, kind)

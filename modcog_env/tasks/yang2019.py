@@ -148,6 +148,8 @@ class Yang2019Task(Task):
     Modifiers (``int``, ``seq``) are not defined under this convention.
     """
 
+    renders_on_canvas = False  # builds ob, y and c_mask itself in sample()
+
     def __init__(self, base: str, **kwargs: object) -> None:
         if base not in _SPEC:
             raise ValueError(f"base={base!r} is not one of Yang's 20 tasks; allowed: {YANG_BASES}")
