@@ -155,6 +155,50 @@ def test_stream_window_masks_and_trial_starts():
         np.testing.assert_array_equal(win.task[r], tasks[:seq_len])
 
 
+@pytest.mark.parametrize(
+    ("tasks", "kwargs"),
+    [
+        ("20-cog", {"loss_weights": "all", "prefetch": 8}),
+        ("mod-cog-82", {"loss_weights": "decision", "batch_first": True, "prefetch": 3}),
+        ("dlygoseqr", {"loss_weights": "yang", "prefetch": 2}),
+        (CUSTOM, {"convention": "reference", "prefetch": 1, "rule_inputs": False}),
+        (CUSTOM, {"dt": 20, "sigma": 0.5, "seq_len": 97}),
+    ],
+    ids=["20-cog", "mod-cog-82", "single-seq", "custom-reference", "custom-dt20"],
+)
+def test_painted_windows_equal_sampled_windows(tasks, kwargs):
+    """The stream cutter renders planned trials straight into its block (``paint``); every field
+    of every window equals the path that samples padded TrialBatches and copies their steps."""
+    kwargs = {"batch_size": 7, "seq_len": 40, "seed": 3, **kwargs}
+    painted, sampled = Batches(tasks, **kwargs), Batches(tasks, **kwargs)
+    assert painted.cutter.paint
+    sampled.cutter.paint = False
+    for _ in range(12):
+        a, b = painted.next_window(), sampled.next_window()
+        for field in ("ob", "label", "weight", "decision", "task", "trial_start"):
+            x, y = getattr(a, field), getattr(b, field)
+            assert x.dtype == y.dtype and x.shape == y.shape, field
+            np.testing.assert_array_equal(x, y, err_msg=field)
+
+
+def test_paint_only_where_tasks_render_on_canvas():
+    assert Batches("20-cog", batch_size=2, seq_len=10).cutter.paint
+    # yang2019 tasks build their own arrays: the sampling path
+    assert not Batches("dm1", convention="yang2019", batch_size=2, seq_len=10).cutter.paint
+    assert not Batches(["go", "dm1"], convention="yang2019", targets="regression",
+                       batch_size=2, seq_len=10).cutter.paint
+
+
+def test_one_refill_per_prefetch_cycle():
+    """The cutter asks for enough trials that one sampling round fills every row (a second round
+    would pay the whole fixed cost again)."""
+    for prefetch in (1, 2, 8):
+        b = Batches("20-cog", batch_size=64, seq_len=350, seed=0, prefetch=prefetch)
+        for _ in range(4 * prefetch):
+            b.next_window()
+        assert b.cutter.refills == 4
+
+
 def test_returned_batches_are_not_mutated():
     b = Batches(CUSTOM, batch_size=3, seq_len=25, seed=0, with_mask=True)
     first = next(b)

@@ -439,23 +439,21 @@ class Task:
         if not rows.size:
             return
         n, d = self.dim_ring, self.ob_size
-        full = np.empty((rows.size, d), np.float32)
-        full[:, 0] = 0.0 if period == "decision" else 1.0
+        row = np.zeros((pattern.shape[0], d), np.float32)  # each trial's row, then one per step
+        row[:, 0] = 0.0 if period == "decision" else 1.0
         if modality is None:
-            full[:, 1:] = pattern[rows]
+            row[:, 1:] = pattern
         else:  # the pattern on ring `modality`, zeros on the other
-            full[:, 1:] = 0.0
-            m = modality[rows]
-            one = m == 1
-            full[one, 1 : 1 + n] = pattern[rows[one]]
-            full[~one, 1 + n :] = pattern[rows[~one]]
+            one = modality == 1
+            row[one, 1 : 1 + n] = pattern[one]
+            row[~one, 1 + n :] = pattern[~one]
+        full = row.take(rows, axis=0)
         if noise == "all" and self.sigma > 0:
             full += self._noise(keys, period, loc, rows, d)
         elif noise == "ring" and self.sigma > 0:
-            eps = self._noise(keys, period, loc, rows, n)
-            one = modality[rows] == 1
-            full[one, 1 : 1 + n] += eps[one]
-            full[~one, 1 + n :] += eps[~one]
+            rings = full[:, 1:].reshape(rows.size, 2, n)  # a view: [step, ring, unit]
+            rings[np.arange(rows.size), modality[rows] - 1] += self._noise(keys, period, loc,
+                                                                             rows, n)
         items = full.view(_row_type(d)).reshape(-1)
         canvas.items[canvas.origin[rows] + cols * canvas.stride] = items
 
