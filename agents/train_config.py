@@ -90,7 +90,9 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
-    prefetch_batches: int = 1  # batches a background thread makes ahead (0: synchronous)
+    # batches a background thread makes ahead (0: synchronous); 8 = one refill cycle of the
+    # stream cutter (Batches(prefetch=8)), so the thread works through a refill while the steps run
+    prefetch_batches: int = 8
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):

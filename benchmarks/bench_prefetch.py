@@ -6,7 +6,8 @@ to take that long (torch releases the GIL, as a real forward/backward does); ``s
 Each step takes its batch from :class:`agents.prefetch.BatchSource` over the trainer's stream,
 ``Batches("20-cog", batch_size=64, seq_len=350)`` (the trainer's default data, as
 ``Trainer._next_batch`` does: ``torch.from_numpy`` of the four arrays), with ``ahead=0`` (the
-anchor: the synchronous path) and ``ahead=1, 2`` (a background thread).
+anchor: the synchronous path) and ``ahead=1, 8`` (a background thread; 8 batches are one refill
+cycle of ``Batches``' default ``prefetch=8``, so the thread can work through a whole refill).
 
 Per contender: ms per step (wall), ms per step spent waiting in ``next()`` and the wait share =
 wait / step time (target for background data: <= 2%). Rounds are interleaved, ``--repeats`` of
@@ -99,7 +100,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100, help="timed steps per round")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
-    p.add_argument("--ahead", default="0,1,2", help="BatchSource ahead values (0 = anchor)")
+    p.add_argument("--ahead", default="0,1,8",
+                   help="BatchSource ahead values (0 = anchor; 8 = one refill cycle of Batches)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 

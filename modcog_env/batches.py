@@ -204,7 +204,7 @@ class _StreamCutter:
         trial = np.repeat(np.arange(m), lengths)
         t = np.arange(trial.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         origin = offset * b + rows  # flat block index of step 0 of each trial
-        dst = origin[trial] + t * b
+        dst = np.repeat(origin, lengths) + t * b
         flat = {k: v.reshape(-1) for k, v in block.items() if v.ndim == 2}
         first = streams.tasks[0]
         label, decision = step_labels(response, go, seq, dec, trial, t, dim_ring=first.dim_ring,
@@ -217,8 +217,9 @@ class _StreamCutter:
             flat["weight"][dst] = decision
         else:
             flat["weight"][dst] = _yang_weights(t, dec[trial], first.dt)
-        flat["task"][dst] = task[trial]
-        flat["trial_start"][dst] = t == 0
+        flat["task"][dst] = np.repeat(task, lengths)
+        flat["trial_start"][dst] = False
+        flat["trial_start"][origin[lengths > 0]] = True
         # observations: zeros after the unread steps, the fixation and rule inputs, then every
         # period the tasks render, through a canvas of the block
         ob = block["ob"]
@@ -231,9 +232,11 @@ class _StreamCutter:
                                                                        stale)
             ob.reshape(-1, d)[p * b + r] = 0.0
         channels = ob.reshape(-1)  # flat float32 index of channel c of step dst: dst * d + c
-        channels[dst[~decision] * d] = 1.0  # fixation input before the decision period
+        at = dst * d
+        channels[at[~decision]] = 1.0  # fixation input before the decision period
         if streams.rule_inputs:
-            channels[dst * d + (base + task)[trial]] = 1.0
+            at += np.repeat(base + task, lengths)
+            channels[at] = 1.0
         items = ob.reshape(-1, d).view(np.dtype((np.void, 4 * d))).reshape(-1)
         if d != base:  # the task channels of each row: a field of the row's void item
             items = items.view(np.dtype({"names": ["base"], "formats": [(np.void, 4 * base)],
