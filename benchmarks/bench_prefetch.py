@@ -2,7 +2,9 @@
 
 The consumer stands in for a training step that takes ``--consumer-ms`` (default 5 ms) per step:
 ``torch`` (default) runs float32 matrix products on one torch thread, calibrated before the race
-to take that long (torch releases the GIL, as a real forward/backward does); ``sleep`` sleeps.
+to take that long (torch releases the GIL, as a real forward/backward does); ``sleep`` sleeps;
+``train`` is a real training step on the batch (``--model``, default the LM-RNN, ``--hidden-size``
+256: forward, loss, backward, Adam), however long that takes.
 Each step takes its batch from :class:`agents.prefetch.BatchSource` over the trainer's stream,
 ``Batches("20-cog", batch_size=64, seq_len=350)`` (the trainer's default data, as
 ``Trainer._next_batch`` does: ``torch.from_numpy`` of the four arrays), with ``ahead=0`` (the
@@ -36,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from agents.prefetch import BatchSource  # noqa: E402
+from agents.prefetch import BatchSource, batch_arrays  # noqa: E402
 from modcog_env import Batches  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,22 +70,46 @@ def sleep_consumer(ms: float) -> Callable[[], None]:
     return lambda: time.sleep(ms / 1000)
 
 
-def one_round(ahead: int, consume: Callable[[], None], steps: int, warmup: int, seed: int,
+def train_consumer(args: argparse.Namespace) -> Callable[[tuple], None]:
+    """A real training step on the batch: the trainer's model (``--model``, ``--hidden-size``),
+    forward, its loss, backward and an Adam step, on one torch thread (``--consumer-ms`` is
+    not used: the step takes what it takes)."""
+    from agents.losses import loss_fn
+    from agents.models import build_model
+    from agents.train_config import TrainConfig
+
+    cfg = TrainConfig(model=args.model, hidden_size=args.hidden_size, tasks=args.tasks,
+                      batch_size=args.batch_size, seq_len=args.seq_len)
+    data = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len)
+    torch.manual_seed(0)
+    model = build_model(cfg.model_config(data.ob_size, data.n_actions))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def step(batch: tuple) -> None:
+        x, y, w, dec = batch
+        loss = loss_fn(cfg.loss, model(x), y, w, dec, cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def one_round(ahead: int, consume: Callable[[tuple], None], steps: int, warmup: int, seed: int,
               args: argparse.Namespace) -> tuple[float, float]:
     """(ms per step, ms waited per step) over ``steps`` steps after ``warmup`` steps."""
     batches = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=seed)
     source = BatchSource(batches, ahead)
     try:
         for _ in range(warmup):
-            tuple(torch.from_numpy(a) for a in source.next())
-            consume()
+            consume(tuple(torch.from_numpy(a) for a in source.next()))
         wait = 0.0
         t0 = time.perf_counter()
         for _ in range(steps):
             w0 = time.perf_counter()
-            tuple(torch.from_numpy(a) for a in source.next())
+            batch = tuple(torch.from_numpy(a) for a in source.next())
             wait += time.perf_counter() - w0
-            consume()
+            consume(batch)
         total = time.perf_counter() - t0
     finally:
         source.close()
@@ -95,8 +121,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--tasks", default="20-cog", help="collection or task (default 20-cog)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seq-len", type=int, default=350)
-    p.add_argument("--consumer", choices=("torch", "sleep"), default="torch")
-    p.add_argument("--consumer-ms", type=float, default=5.0, help="ms per consumer step")
+    p.add_argument("--consumer", choices=("torch", "sleep", "train"), default="torch",
+                   help="torch: calibrated matrix products; sleep; train: a real training step")
+    p.add_argument("--consumer-ms", type=float, default=5.0,
+                   help="ms per consumer step (torch, sleep)")
+    p.add_argument("--model", default="lm-rnn", help="--consumer train: model (default lm-rnn)")
+    p.add_argument("--hidden-size", type=int, default=256, help="--consumer train: N (256)")
     p.add_argument("--steps", type=int, default=100, help="timed steps per round")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
@@ -109,12 +139,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     aheads = [int(a) for a in args.ahead.split(",")]
-    make = torch_consumer if args.consumer == "torch" else sleep_consumer
-    consume = make(args.consumer_ms)
+    if args.consumer == "train":
+        consume = train_consumer(args)
+        probe = tuple(torch.from_numpy(a) for a in batch_arrays(Batches(
+            args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=args.seed)))
+        calls = 5
+    else:
+        work = (torch_consumer if args.consumer == "torch" else sleep_consumer)(args.consumer_ms)
+        consume, probe, calls = (lambda batch: work()), (), 20
+    consume(probe)
     t0 = time.perf_counter()
-    for _ in range(20):
-        consume()
-    consumer_ms = 1000 * (time.perf_counter() - t0) / 20
+    for _ in range(calls):
+        consume(probe)
+    consumer_ms = 1000 * (time.perf_counter() - t0) / calls
     print(f"machine: {machine_info()}")
     print(f"at start: {load_average()}")
     print(f"data: Batches({args.tasks!r}, batch_size={args.batch_size}, seq_len={args.seq_len}); "
