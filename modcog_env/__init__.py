@@ -5,9 +5,8 @@ collection. It imports numpy and gymnasium only; the env, vector and batch modul
 use, and torch, matplotlib and neurogym only in the modules that need them.
 """
 
-import importlib
-
 from .conventions import CONVENTIONS, Convention, get_convention
+from .lazy import lazy_exports
 from .tasks import (
     ALL_TASKS,
     BASES,
@@ -46,16 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modcog_env' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 def make(task: str, **kwargs: object):

@@ -11,7 +11,7 @@ Names load on first use (torch and matplotlib only where needed)::
 
 from __future__ import annotations
 
-import importlib
+from modcog_env.lazy import lazy_exports
 
 _EXPORTS = {
     "stepmap": ("StepMap",),
@@ -32,13 +32,4 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> object:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
