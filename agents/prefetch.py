@@ -1,12 +1,15 @@
-"""Training batches made ahead of use by a background thread, with the stream state of the
-batches *consumed* (not produced) for checkpoints.
+"""Training batches made ahead of use by a background thread or worker process, with the stream
+state of the batches *consumed* (not produced) for checkpoints.
 
 :class:`BatchSource` wraps a :class:`modcog_env.Batches` for the trainer. With ``ahead = 0`` it
-makes each batch when asked (synchronous). With ``ahead = k >= 1`` a daemon thread makes up to
-``k`` batches ahead while the caller's training step runs; numpy and torch release the GIL in
-their large copies and kernels, so the two overlap. The thread only calls the ``Batches`` it was
-given (nobody else may use it meanwhile) and never touches torch's or numpy's global RNGs, so the
-batches and their order are exactly those of the synchronous path.
+makes each batch when asked (synchronous). With ``ahead = k >= 1`` a producer makes up to ``k``
+batches ahead while the caller's training step runs: a daemon thread (numpy and torch release
+the GIL in their large copies and kernels, so the two overlap, but the thread holds the GIL
+between its numpy calls), or with ``process=True`` a spawned worker process that hands batches
+over through shared memory (:mod:`agents.batch_worker`; no GIL shared, no copy on the consumer's
+side). The producer only calls the ``Batches`` it was given (nobody else may use it meanwhile; a
+worker process calls a copy, and the given one stays where it was) and never touches torch's or
+numpy's global RNGs, so the batches and their order are exactly those of the synchronous path.
 
 Checkpoints: the producer records ``Batches.state_dict()`` and ``state_dict(rewind=1)`` right
 after making each batch, and the source hands out the records of the last batch *consumed*;
@@ -49,18 +52,25 @@ class BatchSource:
 
     ``ahead``: batches made in advance (0 = synchronous). ``limit``: at most that many batches are
     made (the steps left in the run), so that nothing is generated past the end; ``next()`` beyond
-    it raises ``RuntimeError``. An exception in the producer is raised by the ``next()`` that
-    would have returned its batch.
+    it raises ``RuntimeError``. ``process``: make them in a worker process instead of a thread
+    (needs ``ahead`` >= 1 and a picklable ``Batches``). An exception in the producer is raised by
+    the ``next()`` that would have returned its batch.
     """
 
-    def __init__(self, batches: Batches, ahead: int = 1, limit: int | None = None) -> None:
+    def __init__(self, batches: Batches, ahead: int = 1, limit: int | None = None,
+                 process: bool = False) -> None:
         if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 0:
             raise ValueError(f"ahead={ahead!r} must be an int >= 0")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise ValueError(f"limit={limit!r} must be None or an int >= 0")
-        self.batches, self.ahead, self.limit = batches, ahead, limit
+        if not isinstance(process, bool):
+            raise ValueError(f"process={process!r} must be True or False")
+        if process and not ahead:
+            raise ValueError("process=True needs ahead >= 1 (ahead=0 makes batches in the caller)")
+        self.batches, self.ahead, self.limit, self.process = batches, ahead, limit, process
         self.consumed = 0
+        self._worker = None  # agents.batch_worker.WorkerProducer (process=True)
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue | None = None
         self._stop = threading.Event()
@@ -76,10 +86,16 @@ class BatchSource:
         if not self.ahead:
             self.consumed += 1
             return batch_arrays(self.batches)
-        if self._thread is None:
+        if self._thread is None and self._worker is None:
             self._start()
         t0 = time.perf_counter()
-        item = self._queue.get()
+        if self._worker is not None:
+            try:
+                item = self._worker.get()
+            except BaseException as exc:  # noqa: BLE001 - raised below, after closing
+                item = exc
+        else:
+            item = self._queue.get()
         self.wait_s += time.perf_counter() - t0
         if isinstance(item, BaseException):
             self.close()
@@ -91,7 +107,7 @@ class BatchSource:
     def state_dict(self, rewind: int = 0) -> dict[str, Any]:
         """``Batches.state_dict(rewind)`` as of the consumed batches (rewind 0 or 1)."""
         if not self.ahead or self._states is None:  # nothing made ahead of the consumer
-            if self._thread is not None:  # started, nothing consumed: the stream is ahead
+            if self._thread is not None or self._worker is not None:  # started, none consumed
                 raise RuntimeError("state_dict before the first batch of a running producer")
             return self.batches.state_dict(rewind=rewind)
         if rewind not in (0, 1):
@@ -100,6 +116,9 @@ class BatchSource:
 
     def close(self) -> None:
         """Stop the producer and wait for it (it finishes the batch it is making)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
         thread, self._thread = self._thread, None
         if thread is None:
             return
@@ -113,9 +132,14 @@ class BatchSource:
 
     # ------------------------------------------------------------------------------ producer
     def _start(self) -> None:
+        left = None if self.limit is None else self.limit - self.consumed
+        if self.process:
+            from .batch_worker import WorkerProducer
+
+            self._worker = WorkerProducer(self.batches, self.ahead, left)
+            return
         self._queue = queue.Queue(maxsize=self.ahead)
         self._stop.clear()
-        left = None if self.limit is None else self.limit - self.consumed
         self._thread = threading.Thread(target=self._produce, args=(left,),
                                         name="modcog-batches", daemon=True)
         self._thread.start()

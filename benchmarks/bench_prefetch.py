@@ -8,8 +8,9 @@ to take that long (torch releases the GIL, as a real forward/backward does); ``s
 Each step takes its batch from :class:`agents.prefetch.BatchSource` over the trainer's stream,
 ``Batches("20-cog", batch_size=64, seq_len=350)`` (the trainer's default data, as
 ``Trainer._next_batch`` does: ``torch.from_numpy`` of the four arrays), with ``ahead=0`` (the
-anchor: the synchronous path) and ``ahead=1, 8`` (a background thread; 8 batches are one refill
-cycle of ``Batches``' default ``prefetch=8``, so the thread can work through a whole refill).
+anchor: the synchronous path), ``ahead=1, 8`` (a background thread; 8 batches are one refill
+cycle of ``Batches``' default ``prefetch=8``, so the thread can work through a whole refill) and
+``8p`` (``process=True``: a worker process, batches handed over in shared memory).
 
 Per contender: ms per step (wall), ms per step spent waiting in ``next()`` and the wait share =
 wait / step time (target for background data: <= 2%). Rounds are interleaved, ``--repeats`` of
@@ -95,11 +96,25 @@ def train_consumer(args: argparse.Namespace) -> Callable[[tuple], None]:
     return step
 
 
-def one_round(ahead: int, consume: Callable[[tuple], None], steps: int, warmup: int, seed: int,
+def parse_producer(spec: str) -> tuple[int, bool]:
+    """``"8"`` -> (8, thread), ``"8p"`` -> (8, worker process)."""
+    process = spec.endswith("p")
+    return int(spec[:-1] if process else spec), process
+
+
+def producer_name(spec: str) -> str:
+    ahead, process = parse_producer(spec)
+    if not ahead:
+        return "synchronous (ahead=0)"
+    return f"{'worker process' if process else 'thread'} (ahead={ahead})"
+
+
+def one_round(spec: str, consume: Callable[[tuple], None], steps: int, warmup: int, seed: int,
               args: argparse.Namespace) -> tuple[float, float]:
     """(ms per step, ms waited per step) over ``steps`` steps after ``warmup`` steps."""
     batches = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=seed)
-    source = BatchSource(batches, ahead)
+    ahead, process = parse_producer(spec)
+    source = BatchSource(batches, ahead, process=process)
     try:
         for _ in range(warmup):
             consume(tuple(torch.from_numpy(a) for a in source.next()))
@@ -130,15 +145,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100, help="timed steps per round")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
-    p.add_argument("--ahead", default="0,1,8",
-                   help="BatchSource ahead values (0 = anchor; 8 = one refill cycle of Batches)")
+    p.add_argument("--ahead", default="0,1,8,8p",
+                   help="BatchSource ahead values, suffix p: in a worker process (0 = anchor; "
+                        "8 = one refill cycle of Batches)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    aheads = [int(a) for a in args.ahead.split(",")]
+    aheads = args.ahead.split(",")
     if args.consumer == "train":
         consume = train_consumer(args)
         probe = tuple(torch.from_numpy(a) for a in batch_arrays(Batches(
@@ -169,9 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for a in aheads:
         step_ms, wait_ms = best[a]
         share = wait_ms / step_ms
-        status = ("anchor" if a == 0 else
+        status = ("anchor" if not parse_producer(a)[0] else
                   "PASS" if share <= WAIT_TARGET else "MISS")
-        rows.append([f"{'synchronous' if a == 0 else 'background'} (ahead={a})",
+        rows.append([producer_name(a),
                      f"{step_ms:.2f}", f"{wait_ms:.2f}", f"{100 * share:.1f}%",
                      f"{anchor / step_ms:.2f}x", f"<= {100 * WAIT_TARGET:g}%", status])
     print()

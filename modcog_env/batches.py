@@ -113,9 +113,17 @@ class _StreamCutter:
         self.head = 0  # first unread step of every row
         self.extent = np.zeros(rows, np.int64)  # steps written per row (from block start)
         self.refills = 0  # sampling rounds so far (benchmarks align their timing to them)
+        # (row, start position, task) int64 [M] of every trial that starts in the block at or
+        # after the head (what compact_state counts; unsorted)
+        self.trials = (np.zeros(0, np.int64),) * 3
         # render planned trials straight into the block (else: sample TrialBatches, then copy)
         self.paint = (not regression and getattr(streams, "renders_on_canvas", False)
                       and hasattr(streams, "next_plans"))
+
+    def __getstate__(self) -> dict:
+        """Pickled without the pool of spare blocks (only the current block holds unread steps):
+        a copy sent to a worker process continues exactly, without the spares' bytes."""
+        return {**self.__dict__, "pool": []}
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
@@ -163,9 +171,9 @@ class _StreamCutter:
             parts, rows = self.streams.next_plans(state, count)
         else:
             parts, rows = self.streams.next_parts(state, count)
-        lengths = np.zeros(rows.size, np.int64)
-        for _, sel, tb in parts:
-            lengths[sel] = tb.length
+        lengths, tasks = np.zeros(rows.size, np.int64), np.zeros(rows.size, np.int64)
+        for i, sel, tb in parts:
+            lengths[sel], tasks[sel] = tb.length, i
         added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
         new_extent = avail + added
         keep, h = (int(avail.max()) if avail.size else 0), self.head
@@ -180,6 +188,12 @@ class _StreamCutter:
             self._paint(block, parts, rows, offset, lengths, avail, keep, int(new_extent.max()))
         else:
             self._write(block, parts, rows, offset)
+        # the trials that start at or after the head, in block positions of the new block
+        row, start, task = self.trials
+        unread = start >= h
+        self.trials = (np.concatenate([row[unread], rows]),
+                       np.concatenate([start[unread] - h, offset]),
+                       np.concatenate([task[unread], tasks]))
         self.block, self.head, self.extent = block, 0, new_extent
         self.refills += 1
 
@@ -296,22 +310,27 @@ class _StreamCutter:
         """What determines the windows from block position ``head`` on (see
         :meth:`Batches.state_dict`): per row the stream state after the trial that holds step
         ``head`` ("head trial"), that trial's task and its steps left from ``head`` on (0: the
-        row has nothing unread; the stream state is then the current one)."""
+        row has nothing unread; the stream state is then the current one). Computed from the
+        table of trial starts (:attr:`trials`), not by scanning the block."""
         position, prev, counts = state.position.copy(), state.prev.copy(), state.counts.copy()
         remaining = np.zeros(self.rows, np.int64)
         head_task = np.full(self.rows, -1, np.int64)
         has = self.extent > head
         if has.any():
-            stop = int(self.extent.max())
-            t = np.arange(head + 1, stop)[:, None]
-            inside = t < self.extent[None, :]  # [L, B] unread steps after the head step
-            starts = self.block["trial_start"][head + 1 : stop] & inside
-            n_after = starts.sum(0)
-            first = np.where(starts.any(0), starts.argmax(0) + 1, self.extent - head)
-            tpos, trow = np.nonzero(starts)
-            tasks = self.block["task"][head + 1 : stop][tpos, trow]
+            row, start, task = self.trials
+            after = start > head  # trials that start after the head trial
+            row, start, task = row[after], start[after], task[after]
             n = counts.shape[1]
-            later = np.bincount(trow * n + tasks, minlength=self.rows * n).reshape(self.rows, n)
+            n_after = np.bincount(row, minlength=self.rows)
+            later = np.bincount(row * n + task, minlength=self.rows * n).reshape(self.rows, n)
+            # each row's first start after head: the smallest key row * span + start of the row
+            span = int(self.extent.max()) + 1
+            key = np.sort(row * span + start)
+            r = np.arange(self.rows)
+            at = np.minimum(np.searchsorted(key, r * span), max(key.size - 1, 0))
+            nxt = key[at] - r * span if key.size else np.full(self.rows, -1)
+            found = (nxt > head) & (nxt < span)
+            first = np.where(found, nxt - head, self.extent - head)
             head_task[has] = self.block["task"][head, has]
             remaining[has] = first[has]
             position[has] = state.position[has] - n_after[has]  # the trial after the head trial
@@ -340,6 +359,7 @@ class _StreamCutter:
             for _, sel, tb in parts:
                 lengths[sel] = tb.length
             self._write(self.block, parts, rows, remaining[rows] - lengths)
+            self.trials = (rows, remaining[rows] - lengths, tasks)  # they start at <= 0
 
     def window(self, state, seq_len: int) -> StreamWindow:
         while (self.extent - self.head < seq_len).any():

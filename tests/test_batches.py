@@ -199,6 +199,46 @@ def test_one_refill_per_prefetch_cycle():
         assert b.cutter.refills == 4
 
 
+def _scanned_state(cutter, state, head):
+    """compact_state by scanning the block's trial starts and tasks (an independent oracle)."""
+    position, prev, counts = state.position.copy(), state.prev.copy(), state.counts.copy()
+    remaining = np.zeros(cutter.rows, np.int64)
+    head_task = np.full(cutter.rows, -1, np.int64)
+    for r in range(cutter.rows):
+        if cutter.extent[r] <= head:
+            continue
+        starts = np.flatnonzero(cutter.block["trial_start"][head + 1 : cutter.extent[r], r])
+        tasks = cutter.block["task"][head + 1 : cutter.extent[r], r][starts]
+        head_task[r] = prev[r] = cutter.block["task"][head, r]
+        remaining[r] = starts[0] + 1 if starts.size else cutter.extent[r] - head
+        position[r] -= starts.size
+        counts[r] -= np.bincount(tasks, minlength=counts.shape[1])
+    return {"position": position, "prev": prev, "counts": counts, "head_task": head_task,
+            "remaining": remaining}
+
+
+@pytest.mark.parametrize("tasks", ["20-cog", "dlygo", CUSTOM])
+@pytest.mark.parametrize("seq_len", [7, 40])
+def test_compact_state_equals_a_scan_of_the_block(tasks, seq_len):
+    """The stream position saved in checkpoints, computed from the cutter's table of trial
+    starts, equals a scan of the block for every head reached (before and after refills, after a
+    restore)."""
+    b = Batches(tasks, batch_size=6, seq_len=seq_len, seed=5, prefetch=3)
+    for k in range(14):
+        b.next_window()
+        c = b.cutter
+        for head in (c.head, c.head - seq_len):
+            if head < 0:
+                continue
+            got, want = c.compact_state(b.state, head), _scanned_state(c, b.state, head)
+            for key in want:
+                np.testing.assert_array_equal(got[key], want[key], err_msg=f"{k} {head} {key}")
+        if k == 6:  # continue from a restored copy
+            saved = b.state_dict()
+            b = Batches(tasks, batch_size=6, seq_len=seq_len, seed=5, prefetch=3)
+            b.load_state_dict(saved)
+
+
 def test_returned_batches_are_not_mutated():
     b = Batches(CUSTOM, batch_size=3, seq_len=25, seed=0, with_mask=True)
     first = next(b)
