@@ -90,9 +90,10 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
-    # batches a background thread makes ahead (0: synchronous); 8 = one refill cycle of the
-    # stream cutter (Batches(prefetch=8)), so the thread works through a refill while the steps run
-    prefetch_batches: int = 8
+    # 8 = one refill cycle of the stream cutter (Batches(prefetch=8)): the producer works through
+    # a whole sampling round while the steps of the previous one run
+    prefetch_batches: int = 8  # batches made ahead while the step runs (0: synchronous)
+    prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):
@@ -123,6 +124,11 @@ class TrainConfig:
         if self.out_dir is not None and not str(self.out_dir).strip():
             raise ValueError(f"out_dir={self.out_dir!r}: give a folder name (or None: a fresh "
                              "runs/<model>-<timestamp>)")
+        if not isinstance(self.prefetch_process, bool):
+            raise ValueError(f"prefetch_process={self.prefetch_process!r} must be True or False")
+        if self.prefetch_process and not self.prefetch_batches:
+            raise ValueError("prefetch_process=True needs prefetch_batches >= 1 (0 makes every "
+                             "batch in the training loop)")
         if self.resume and self.overwrite:
             raise ValueError("resume=True and overwrite=True exclude each other")
         self._check_yang()
@@ -197,7 +203,7 @@ INVOCATION_FIELDS = ("out_dir", "resume", "overwrite", "progress")
 RESUMABLE_CHANGES = frozenset({
     "steps", "eval_interval", "eval_trials", "eval_seed", "criterion", "criterion_metric",
     "log_interval", "ckpt_interval", "save_best", "out_dir", "resume", "overwrite", "progress",
-    "num_threads", "device", "max_loss", "kernel", "prefetch_batches",
+    "num_threads", "device", "max_loss", "kernel", "prefetch_batches", "prefetch_process",
 })
 
 

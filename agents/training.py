@@ -450,10 +450,12 @@ class Trainer:
     def _next_batch(self) -> tuple[torch.Tensor | None, ...]:
         """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; for
         ``loss="lsq"`` (x, y [T, B, K], c_mask [T, B, K], valid [T, B] or None in stream mode);
-        with ``prefetch_batches`` > 0 made ahead by a background thread (agents.prefetch)."""
+        with ``prefetch_batches`` > 0 made ahead by a background thread or, with
+        ``prefetch_process``, a worker process (agents.prefetch)."""
         if self._source is None:
             self._source = BatchSource(self.batches, self.config.prefetch_batches,
-                                       limit=max(self.config.steps - self.step, 0))
+                                       limit=max(self.config.steps - self.step, 0),
+                                       process=self.config.prefetch_process)
         return tuple(None if a is None else torch.from_numpy(a).to(self.config.device)
                      for a in self._source.next())
 

@@ -1,0 +1,141 @@
+"""Batches made in a worker process (agents.batch_worker through BatchSource(process=True)):
+the same batches, order and consumed stream state as the synchronous path; a batch handed out
+is never rewritten while anything references it; errors, limits and shutdown."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agents.batch_worker import WorkerProducer, slot_bytes  # noqa: E402
+from agents.prefetch import BatchSource  # noqa: E402
+from agents.training import TrainConfig, read_log, train  # noqa: E402
+from modcog_env import Batches  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _batches(mode="stream", **kw):
+    return Batches(["go", "dm1", "dlygo"], batch_size=5, seq_len=23, mode=mode, seed=3,
+                   prefetch=2, **kw)
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("mode", ["stream", "trial"])
+def test_worker_batches_and_state_match_the_synchronous_path(mode):
+    sync, worker = BatchSource(_batches(mode), 0), BatchSource(_batches(mode), 3, process=True)
+    try:
+        for _ in range(12):  # several refills and several rounds through the slots
+            for a, b in zip(sync.next(), worker.next(), strict=True):
+                np.testing.assert_array_equal(a, b)
+            assert _same_state(sync.state_dict(), worker.state_dict())
+            assert _same_state(sync.state_dict(rewind=1), worker.state_dict(rewind=1))
+    finally:
+        worker.close()
+
+
+def test_held_batches_are_never_rewritten():
+    """Batches (tuples, single arrays, views, tensors) kept by the consumer keep their values
+    while the worker goes on; the source makes new slots when every slot is held."""
+    source = BatchSource(_batches(), 1, process=True)
+    kept, copies = [], []
+    try:
+        for k in range(16):
+            batch = source.next()
+            if k % 2 == 0:  # keep one of four kinds of reference, in turn
+                kinds = (batch, batch[0], batch[1][3:], torch.from_numpy(batch[2]))
+                keep = kinds[(k // 2) % 4]
+                kept.append(keep)
+                copies.append(tuple(a.copy() for a in keep) if isinstance(keep, tuple)
+                              else keep.clone() if isinstance(keep, torch.Tensor)
+                              else keep.copy())
+            del batch
+        for keep, copy in zip(kept, copies, strict=True):
+            if isinstance(keep, tuple):
+                for a, c in zip(keep, copy, strict=True):
+                    np.testing.assert_array_equal(a, c)
+            elif isinstance(keep, torch.Tensor):
+                assert torch.equal(keep, copy)
+            else:
+                np.testing.assert_array_equal(keep, copy)
+        assert len(source._worker._slots) >= len(kept)  # slots were added, none overwritten
+    finally:
+        source.close()
+    for keep, copy in zip(kept, copies, strict=True):  # still valid after close
+        if isinstance(keep, np.ndarray):
+            np.testing.assert_array_equal(keep, copy)
+
+
+def test_slots_are_reused_when_released():
+    source = BatchSource(_batches(), 2, process=True)
+    try:
+        for _ in range(20):
+            source.next()  # nothing kept
+        assert len(source._worker._slots) == 2 + 2  # ahead + the two the consumer may hold
+    finally:
+        source.close()
+
+
+def test_close_removes_slot_files_and_limit_stops_the_worker():
+    source = BatchSource(_batches(), 2, limit=4, process=True)
+    for _ in range(4):
+        source.next()
+    with pytest.raises(RuntimeError, match="all 4 batches"):
+        source.next()
+    folder = source._worker._dir
+    assert os.listdir(folder)
+    source.close()
+    assert not os.path.exists(folder)
+    source.close()  # idempotent
+
+
+def test_worker_errors_reach_the_consumer():
+    broken = _batches()
+    broken.cutter = None  # the worker's first window raises AttributeError
+    source = BatchSource(broken, 1, process=True)
+    with pytest.raises(AttributeError, match="window"):
+        source.next()
+    assert source._worker is None  # closed
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="process=True needs ahead >= 1"):
+        BatchSource(_batches(), 0, process=True)
+    with pytest.raises(ValueError, match="process="):
+        BatchSource(_batches(), 1, process=1)
+    with pytest.raises(ValueError, match="prefetch_process=True needs prefetch_batches >= 1"):
+        TrainConfig(prefetch_batches=0, prefetch_process=True)
+    unpicklable = _batches()
+    unpicklable.hook = lambda: None
+    with pytest.raises(ValueError, match="picklable"):
+        WorkerProducer(unpicklable, 1, None)
+
+
+def test_slot_bytes_fit_a_batch():
+    for mode in ("stream", "trial"):
+        b = _batches(mode)
+        arrays = BatchSource(b, 0).next()
+        assert sum(a.nbytes for a in arrays) <= slot_bytes(b)
+
+
+def test_training_with_a_worker_process_is_identical(tmp_path):
+    kw = dict(tasks=["go", "rtgo"], model="lm-rnn", geometry="ring", radius=2, hidden_size=32,
+              batch_size=8, seq_len=50, steps=12, lr=3e-3, eval_interval=6, eval_trials=8,
+              log_interval=3, ckpt_interval=0, progress=False, num_threads=1)
+    ref = train(TrainConfig(out_dir=str(tmp_path / "a"), prefetch_batches=0, **kw))
+    run = train(TrainConfig(out_dir=str(tmp_path / "b"), prefetch_batches=3,
+                            prefetch_process=True, **kw))
+    for name, p in ref.model.state_dict().items():
+        assert torch.equal(p, run.model.state_dict()[name]), name
+
+    def log(path):
+        return [{k: v for k, v in line.items() if k != "ms_per_step"} for line in read_log(path)]
+
+    assert log(ref.log_path) == log(run.log_path)
