@@ -134,7 +134,7 @@ class Keys:
         Each 64-bit word gives four draws: its 16-bit quarters (lowest first) index the 65,536
         quantiles of :func:`normal_table`, so draw j of a trial does not depend on ``n`` and
         ``normal(name, n, s)`` equals ``np.float32(s) * normal(name, n)``. The draws are N(0, 1)
-        quantized to 65,536 levels (CDF error < 2**-17, unit variance, |z| <= 4.32).
+        quantized to 65,536 levels (CDF error <= 1.01e-5, unit variance, |z| <= 4.33).
         """
         words = (n + 3) // 4
         w = self.bits(name, words).astype("<u8", copy=False)  # little-endian: same on any CPU
