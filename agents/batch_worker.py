@@ -89,18 +89,32 @@ class _WorkerError:
             self.exc = RuntimeError(f"batch worker: {type(exc).__name__}: {exc}")
 
 
-def _worker_main(payload: bytes, free: Any, out: Any, left: int | None) -> None:
+def _next_slot(free: Any, parent: int) -> str | None:
+    """The next free slot, or None to stop: when told to, or when the parent process is gone."""
+    while True:
+        try:
+            return free.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
+
+
+def _worker_main(payload: bytes, free: Any, out: Any, left: int | None, folder: str) -> None:
     """The worker process: make batches into the slots named on ``free`` until ``left`` are made
-    or a ``None`` arrives; put (slot, layout, inline arrays, states) on ``out``."""
+    or a ``None`` arrives; put (slot, layout, inline arrays, states) on ``out``. If the parent
+    dies, remove the slot ``folder`` and exit."""
     from agents.prefetch import batch_arrays
 
+    parent = os.getppid()
     try:
         batches = pickle.loads(payload)
         maps: dict[str, mmap.mmap] = {}
         made = 0
         while left is None or made < left:
-            slot = free.get()
+            slot = _next_slot(free, parent)
             if slot is None:
+                if os.getppid() != parent:
+                    shutil.rmtree(folder, ignore_errors=True)
                 return
             arrays = batch_arrays(batches)
             made += 1
@@ -139,11 +153,16 @@ class WorkerProducer:
         self._slots: dict[str, mmap.mmap] = {}
         self._held: dict[str, list] = {}  # handed out, maybe still referenced by the consumer
         self._free, self._out = ctx.Queue(), ctx.Queue()
-        for _ in range(ahead + 2):
-            self._free.put(self._new_slot())
-        self._proc = ctx.Process(target=_worker_main, args=(payload, self._free, self._out, left),
-                                 name="modcog-batch-worker", daemon=True)
-        self._proc.start()
+        try:
+            for _ in range(ahead + 2):
+                self._free.put(self._new_slot())
+            self._proc = ctx.Process(target=_worker_main, name="modcog-batch-worker",
+                                     args=(payload, self._free, self._out, left, self._dir),
+                                     daemon=True)
+            self._proc.start()
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
 
     def _new_slot(self) -> str:
         fd, path = tempfile.mkstemp(prefix="slot-", dir=self._dir)

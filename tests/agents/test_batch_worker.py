@@ -5,6 +5,7 @@ is never rewritten while anything references it; errors, limits and shutdown."""
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -139,3 +140,41 @@ def test_training_with_a_worker_process_is_identical(tmp_path):
         return [{k: v for k, v in line.items() if k != "ms_per_step"} for line in read_log(path)]
 
     assert log(ref.log_path) == log(run.log_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_exits_and_cleans_up_when_the_parent_dies(tmp_path):
+    """A parent killed without close(): its worker notices, removes the slot folder and exits."""
+    import subprocess
+    import textwrap
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from agents.prefetch import BatchSource
+        from modcog_env import Batches
+        if __name__ == "__main__":
+            source = BatchSource(Batches("go", batch_size=2, seq_len=10), 1, process=True)
+            source.next()
+            print(source._worker._dir, source._worker._proc.pid, flush=True)
+            os._exit(0)  # no close(), no atexit: as if killed
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split()
+    folder, pid = out[0], int(out[1])
+    deadline = time.time() + 30
+    while time.time() < deadline and (os.path.exists(folder) or _alive(pid)):
+        time.sleep(0.2)
+    assert not os.path.exists(folder)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has exited
+        return f.read().split()[2] != "Z"
