@@ -142,26 +142,43 @@ def _forward_loop(
     return r_all, h_all
 
 
+def _delta_step(g: torch.Tensor, r: torch.Tensor, alpha: float, activation: str,
+                out: torch.Tensor) -> None:
+    """``out = alpha * f'(pre) * g`` for one step, from the activation output ``r``."""
+    if activation == "relu":
+        torch.mul(g, r > 0, out=out)
+    else:
+        torch.mul(g, derivative(r, activation), out=out)
+    if alpha != 1.0:
+        out.mul_(alpha)
+
+
 def _backward_loop(
     grad_h: torch.Tensor, r_all: torch.Tensor, back: Back, alpha: float, activation: str,
-    need_h0: bool,
+    need_h0: bool, on_delta: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """BPTT: ``delta_t = dL/dpre_t`` for every step ([T, ...], written over a new buffer) and
-    ``dL/dh0`` (None unless ``need_h0``)."""
+    """BPTT: ``delta_t = dL/dpre_t`` for every step ([T, ...], a new contiguous buffer) and
+    ``dL/dh0`` (None unless ``need_h0``).
+
+    ``grad_h`` (dL/dh_t from the outputs, [T, ...], any strides) is only read. ``on_delta(t,
+    delta_t)``, if given, is called once per step (t descending) as soon as ``delta_t`` is
+    known, while it is still in cache (the sparse kernel accumulates its weight gradient there).
+    """
     n_steps = grad_h.shape[0]
-    delta = derivative(r_all, activation)  # f'(pre_t); becomes delta_t in place below
-    if alpha != 1.0:
-        delta.mul_(alpha)
+    delta = torch.empty(r_all.shape, dtype=r_all.dtype, device=r_all.device)
     g = grad_h[n_steps - 1]  # dL/dh_t, the total (from the outputs and from step t + 1)
     for t in range(n_steps - 1, -1, -1):
-        torch.mul(g, delta[t], out=delta[t])
+        d = delta[t]
+        _delta_step(g, r_all[t], alpha, activation, d)
+        if on_delta is not None:
+            on_delta(t, d)
         if t == 0 and not need_h0:
             return delta, None
         if t > 0:
             acc = grad_h[t - 1] if alpha == 1.0 else torch.add(grad_h[t - 1], g, alpha=1 - alpha)
         else:
             acc = g * (1 - alpha) if alpha != 1.0 else torch.zeros_like(g)
-        g = back(acc, delta[t])
+        g = back(acc, d)
     return delta, g
 
 
@@ -193,7 +210,7 @@ class DenseRecurrence(torch.autograd.Function):
         h_all = r_all if h_all is None else h_all
         alpha = ctx.alpha
         delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, d, w), alpha,
+            grad_states, r_all, lambda acc, d: torch.addmm(acc, d, w), alpha,
             ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -224,7 +241,7 @@ class DiagonalRecurrence(torch.autograd.Function):
         h0, w, r_all, h_all = ctx.saved_tensors
         h_all = r_all if h_all is None else h_all
         delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addcmul(acc, d, w),
+            grad_states, r_all, lambda acc, d: torch.addcmul(acc, d, w),
             ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -281,11 +298,6 @@ def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n: int) ->
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
-# floats per operand of one sampled_addmm chunk (2 MiB: cache-sized chunks were 1.5-2x faster
-# than one chunk for the whole sequence at N=1024 and 4096, B=64, L=50; CPU time, 1 thread)
-SAMPLED_CHUNK_ELEMENTS = 1 << 19
-
-
 class SparseRecurrence(torch.autograd.Function):
     """Whole-sequence CSR recurrence in unit-major layout: ``apply(drive_t, h0_t, values,
     pattern, alpha, activation)``.
@@ -310,43 +322,25 @@ class SparseRecurrence(torch.autograd.Function):
         h_all = r_all if h_all is None else h_all
         pattern = ctx.pattern
         w_t = pattern.csr_t(values.detach())
-        delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, w_t, d),
-            ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
-        )
-        grad_values = None
+        on_delta = grad_w = None
         if ctx.needs_input_grad[2]:
-            grad_values = _sampled_weight_grad(delta, h_all, h0, pattern)
+            # the recurrent-weight gradient at the nonzeros, sum_t delta_t h_{t-1}^T sampled
+            # at the mask, accumulated one step at a time in place (a sampled dense-dense
+            # product per step: both operands are contiguous [N, B] slices, no copies)
+            grad_w = pattern.csr(torch.zeros_like(values))
+
+            def on_delta(t: int, d: torch.Tensor) -> None:
+                prev = h0 if t == 0 else h_all[t - 1]
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+                    torch.sparse.sampled_addmm(grad_w, d, prev.T, out=grad_w)
+
+        delta, grad_h0 = _backward_loop(
+            grad_states, r_all, lambda acc, d: torch.addmm(acc, w_t, d), ctx.alpha,
+            ctx.activation, ctx.needs_input_grad[1], on_delta,
+        )
+        grad_values = None if grad_w is None else grad_w.values()
         return delta, grad_h0, grad_values, None, None, None
-
-
-def _sampled_weight_grad(
-    delta: torch.Tensor, h_all: torch.Tensor, h0: torch.Tensor, pattern: SparsityPattern
-) -> torch.Tensor:
-    """``g[k] = sum_{t, b} delta[t, i_k, b] * h_{t-1}[j_k, b]`` at the nonzeros (i_k, j_k).
-
-    delta, h_all [T, N, B] (unit-major), h0 [N, B]; time steps in chunks so that each operand
-    of one ``sampled_addmm`` holds at most :data:`SAMPLED_CHUNK_ELEMENTS` floats.
-    """
-    n_steps, n, batch = delta.shape
-    chunk = max(1, SAMPLED_CHUNK_ELEMENTS // (n * batch))
-    ones = pattern.csr(torch.ones(pattern.nnz, dtype=delta.dtype, device=delta.device))
-    acc = None
-    for s in range(0, n_steps, chunk):
-        e = min(s + chunk, n_steps)
-        d = delta[s:e].permute(1, 0, 2).reshape(n, (e - s) * batch)  # [N, tc * B]
-        if s == 0:
-            prev = torch.cat([h0[None], h_all[: e - 1]])
-        else:
-            prev = h_all[s - 1 : e - 1]
-        p = prev.permute(0, 2, 1).reshape((e - s) * batch, n)  # [tc * B, N]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
-            if acc is None:
-                acc = torch.sparse.sampled_addmm(ones, d, p, beta=0.0)
-            else:
-                acc = torch.sparse.sampled_addmm(acc, d, p)
-    return acc.values()
 
 
 def sparse_recurrence(
