@@ -16,15 +16,19 @@ returns ``states`` ``[T, B, N]`` (``h_1 .. h_T``). The kernels:
     :class:`DenseRecurrence`, a whole-sequence ``torch.autograd.Function`` over the masked dense
     matrix: the forward loop writes into preallocated ``[T, B, N]`` buffers; the hand-written
     backward runs back-propagation through time in one loop (per step an elementwise product
-    and one ``addmm`` with ``W``) and then forms the weight gradient
+    and one ``addmm`` with ``W``, writing ``delta_t`` into one preallocated buffer) and then
+    forms the weight gradient
     ``sum_t delta_t^T h_{t-1}`` as one ``[N, T*B] x [T*B, N]`` product.
 ``"sparse"``
     :class:`SparseRecurrence`, the same loop in a unit-major layout ``[T, N, B]`` with ``W`` as a
     CSR matrix (``addmm(drive_t, W_csr, h_{t-1})``); the backward propagates errors through the
-    CSR transpose and computes the recurrent-weight gradient once per sequence only at the
-    mask's nonzeros (``torch.sparse.sampled_addmm``, a sampled dense-dense product, over chunks
-    of time steps to bound memory). Its parameter is the vector of the ``nnz`` values, gathered
-    from the dense ``[N, N]`` weight, so the dense weight's gradient is exactly 0 off the mask.
+    CSR transpose and computes the recurrent-weight gradient only at the mask's nonzeros
+    (``torch.sparse.sampled_addmm``, a sampled dense-dense product, accumulated in place one
+    step at a time inside the backward loop, on contiguous ``[N, B]`` slices). Its parameter is
+    the vector of the ``nnz`` values, gathered from the dense ``[N, N]`` weight, so the dense
+    weight's gradient is exactly 0 off the mask. ``MaskedRNN`` feeds it through
+    :func:`unit_major_linear` (input projection and readout as per-step products in the same
+    layout), so no hidden-sized tensor is transposed.
 ``"auto"``
     :func:`choose_kernel`: dense or sparse by N, density and device, from the crossovers in
     :data:`SPARSE_MAX_DENSITY` measured with ``benchmarks/bench_kernels.py``.
@@ -52,17 +56,20 @@ KERNELS = ("auto", "dense", "sparse", "reference")
 ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
 
 # ``auto`` on CPU: the sparse kernel when density <= SPARSE_MAX_DENSITY[n] (N interpolated
-# linearly in log N between the measured sizes, clamped at the ends). Measured with
-#   nice -n 10 python benchmarks/bench_kernels.py --markdown kernels.md
-# (K1 table: 1 torch thread, B=64, L=50, relu, N = 256, 1024, 4096 x density 2, 5, 10, 20%;
-# AMD EPYC, 2 cores shared with other jobs, load average ~9; docs/performance.md "Recurrence
-# kernels"). Each threshold lies between the largest measured density at which sparse beat the
-# dense kernel and the next one, where dense won (their geometric mean: 14% at N=256, sparse
-# won at 2-10% and lost at 20% in run 2); 21% at N=1024 and 4096, where sparse won at every
-# measured density: just above the "20%" masks measured (exact densities 19.2% and 20.04%; run
-# 3 used 20% and so picked dense for N=4096's 20.04% mask, 1.19x slower there); denser masks
-# are unmeasured, so dense is used above.
-SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.14, 1024: 0.21, 4096: 0.21}
+# linearly in log N between the measured sizes, clamped at the ends; 0 means never). Measured
+# with
+#   nice -n 5 python benchmarks/bench_kernels.py --sections k1 --sizes 64,256,1024,4096 \
+#       --densities 0.02,0.05,0.1,0.2,0.3,0.5 --big-repeats 2
+# (K1 table: 1 torch thread, B=64, L=50, relu, sheet masks; AMD EPYC, 2 cores, load average
+# ~1.4 from one other job; docs/performance.md "Recurrence kernels", crossover run). Each
+# threshold is where the time ratio sparse / dense kernel crosses 1, interpolated linearly
+# between the last measured density at which sparse won and the first at which it lost:
+# N=64: sparse lost at every density (1.6-45%: 1.9-2.2x the dense kernel's time: per-step
+# overhead of the CSR calls); N=256: won at 9.8% (0.96x), lost at 19.1% (1.24x) -> 11%;
+# N=1024: won at 19.2% (0.77x), lost at 29.8% (1.11x) -> 26%; N=4096: won at 30.0% (0.95x),
+# lost at 50.1% (1.79x) -> 31%. Near a crossover both kernels are within ~10% of each other,
+# so either choice keeps ``auto`` within 1.1x of the best there.
+SPARSE_MAX_DENSITY: dict[int, float] = {64: 0.0, 256: 0.11, 1024: 0.26, 4096: 0.31}
 
 _ACT_FUNCS = {
     "relu": torch.relu,
@@ -120,7 +127,8 @@ def reference_recurrence(
 
 # ------------------------------------------------------------------------------ shared loops
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]  # (out, drive_t, h) in place
-Back = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (acc, delta_t) -> acc + R^T(delta)
+# (acc, delta_t, out): out = acc + R^T(delta_t); acc may be out itself
+Back = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 def _forward_loop(
@@ -176,6 +184,9 @@ def _backward_loop(
     """
     n_steps = grad_h.shape[0]
     delta = torch.empty(r_all.shape, dtype=r_all.dtype, device=r_all.device)
+    # dL/dh_{t-1} is written into one of two step-sized buffers, alternately, so the loop
+    # allocates nothing per step
+    bufs = (torch.empty_like(delta[0]), torch.empty_like(delta[0]))
     g = grad_h[n_steps - 1]  # dL/dh_t, the total (from the outputs and from step t + 1)
     for t in range(n_steps - 1, -1, -1):
         d = delta[t]
@@ -184,11 +195,15 @@ def _backward_loop(
             on_delta(t, d)
         if t == 0 and not need_h0:
             return delta, None
+        out = bufs[t % 2]  # not the buffer that holds g
         if t > 0:
-            acc = grad_h[t - 1] if alpha == 1.0 else torch.add(grad_h[t - 1], g, alpha=1 - alpha)
+            acc = grad_h[t - 1]
+            if alpha != 1.0:
+                acc = torch.add(acc, g, alpha=1 - alpha, out=out)
         else:
-            acc = g * (1 - alpha) if alpha != 1.0 else torch.zeros_like(g)
-        g = back(acc, d)
+            acc = torch.mul(g, 1 - alpha, out=out) if alpha != 1.0 else out.zero_()
+        back(acc, d, out)
+        g = out
     return delta, g
 
 
@@ -220,7 +235,7 @@ class DenseRecurrence(torch.autograd.Function):
         h_all = r_all if h_all is None else h_all
         alpha = ctx.alpha
         delta, grad_h0 = _backward_loop(
-            grad_states, r_all, lambda acc, d: torch.addmm(acc, d, w), alpha,
+            grad_states, r_all, lambda acc, d, out: torch.addmm(acc, d, w, out=out), alpha,
             ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -251,7 +266,7 @@ class DiagonalRecurrence(torch.autograd.Function):
         h0, w, r_all, h_all = ctx.saved_tensors
         h_all = r_all if h_all is None else h_all
         delta, grad_h0 = _backward_loop(
-            grad_states, r_all, lambda acc, d: torch.addcmul(acc, d, w),
+            grad_states, r_all, lambda acc, d, out: torch.addcmul(acc, d, w, out=out),
             ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -346,7 +361,7 @@ class SparseRecurrence(torch.autograd.Function):
                     torch.sparse.sampled_addmm(grad_w, d, prev.T, out=grad_w)
 
         delta, grad_h0 = _backward_loop(
-            grad_states, r_all, lambda acc, d: torch.addmm(acc, w_t, d), ctx.alpha,
+            grad_states, r_all, lambda acc, d, out: torch.addmm(acc, w_t, d, out=out), ctx.alpha,
             ctx.activation, ctx.needs_input_grad[1], on_delta,
         )
         grad_values = None if grad_w is None else grad_w.values()
@@ -440,7 +455,8 @@ def choose_kernel(n: int, density: float, device: torch.device | str = "cpu") ->
     """
     if torch.device(device).type != "cpu":
         return "dense"
-    return "sparse" if density < 1.0 and density <= sparse_max_density(n) else "dense"
+    limit = sparse_max_density(n)
+    return "sparse" if limit > 0 and density < 1.0 and density <= limit else "dense"
 
 
 def check_kernel(kernel: str) -> str:

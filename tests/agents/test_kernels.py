@@ -176,9 +176,14 @@ def test_old_config_dicts_load_and_kernel_is_validated():
 
 def test_choose_kernel_follows_the_measured_thresholds():
     for n, limit in kernels.SPARSE_MAX_DENSITY.items():
-        assert kernels.choose_kernel(n, limit) == "sparse"
-        assert kernels.choose_kernel(n, min(1.0, limit * 1.5)) == "dense"
-        assert kernels.choose_kernel(n, limit, "meta") == "dense"  # unmeasured device
+        if limit > 0:
+            assert kernels.choose_kernel(n, limit) == "sparse"
+        assert kernels.choose_kernel(n, min(1.0, limit * 1.5 + 1e-3)) == "dense"
+        assert kernels.choose_kernel(n, max(limit, 1e-3), "meta") == "dense"  # unmeasured device
+    small = min(kernels.SPARSE_MAX_DENSITY)
+    if kernels.SPARSE_MAX_DENSITY[small] == 0:  # "never" also below the smallest measured N
+        assert kernels.choose_kernel(small // 4, 0.01) == "dense"
+        assert kernels.choose_kernel(small, 0.0) == "dense"
     assert kernels.choose_kernel(512, 1.0) == "dense"
     sizes = sorted(kernels.SPARSE_MAX_DENSITY)
     lo, hi = kernels.SPARSE_MAX_DENSITY[sizes[0]], kernels.SPARSE_MAX_DENSITY[sizes[1]]
