@@ -64,7 +64,7 @@ ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
 # ~1.4 from one other job; docs/performance.md "Recurrence kernels", crossover run). Each
 # threshold is where the time ratio sparse / dense kernel crosses 1, interpolated linearly
 # between the last measured density at which sparse won and the first at which it lost:
-# N=64: sparse lost at every density (1.6-45%: 1.9-2.2x the dense kernel's time: per-step
+# N=64: sparse lost at every density (1.6-45%: 1.9-2.3x the dense kernel's time: per-step
 # overhead of the CSR calls); N=256: won at 9.8% (0.96x), lost at 19.1% (1.24x) -> 11%;
 # N=1024: won at 19.2% (0.77x), lost at 29.8% (1.11x) -> 26%; N=4096: won at 30.0% (0.95x),
 # lost at 50.1% (1.79x) -> 31%. Near a crossover both kernels are within ~10% of each other,
