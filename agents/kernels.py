@@ -16,15 +16,19 @@ returns ``states`` ``[T, B, N]`` (``h_1 .. h_T``). The kernels:
     :class:`DenseRecurrence`, a whole-sequence ``torch.autograd.Function`` over the masked dense
     matrix: the forward loop writes into preallocated ``[T, B, N]`` buffers; the hand-written
     backward runs back-propagation through time in one loop (per step an elementwise product
-    and one ``addmm`` with ``W``) and then forms the weight gradient
+    and one ``addmm`` with ``W``, writing ``delta_t`` into one preallocated buffer) and then
+    forms the weight gradient
     ``sum_t delta_t^T h_{t-1}`` as one ``[N, T*B] x [T*B, N]`` product.
 ``"sparse"``
     :class:`SparseRecurrence`, the same loop in a unit-major layout ``[T, N, B]`` with ``W`` as a
     CSR matrix (``addmm(drive_t, W_csr, h_{t-1})``); the backward propagates errors through the
-    CSR transpose and computes the recurrent-weight gradient once per sequence only at the
-    mask's nonzeros (``torch.sparse.sampled_addmm``, a sampled dense-dense product, over chunks
-    of time steps to bound memory). Its parameter is the vector of the ``nnz`` values, gathered
-    from the dense ``[N, N]`` weight, so the dense weight's gradient is exactly 0 off the mask.
+    CSR transpose and computes the recurrent-weight gradient only at the mask's nonzeros
+    (``torch.sparse.sampled_addmm``, a sampled dense-dense product, accumulated in place one
+    step at a time inside the backward loop, on contiguous ``[N, B]`` slices). Its parameter is
+    the vector of the ``nnz`` values, gathered from the dense ``[N, N]`` weight, so the dense
+    weight's gradient is exactly 0 off the mask. ``MaskedRNN`` feeds it through
+    :func:`unit_major_linear` (input projection and readout as per-step products in the same
+    layout), so no hidden-sized tensor is transposed.
 ``"auto"``
     :func:`choose_kernel`: dense or sparse by N, density and device, from the crossovers in
     :data:`SPARSE_MAX_DENSITY` measured with ``benchmarks/bench_kernels.py``.
@@ -52,17 +56,20 @@ KERNELS = ("auto", "dense", "sparse", "reference")
 ACTIVATIONS = ("relu", "tanh", "softplus", "sigmoid")
 
 # ``auto`` on CPU: the sparse kernel when density <= SPARSE_MAX_DENSITY[n] (N interpolated
-# linearly in log N between the measured sizes, clamped at the ends). Measured with
-#   nice -n 10 python benchmarks/bench_kernels.py --markdown kernels.md
-# (K1 table: 1 torch thread, B=64, L=50, relu, N = 256, 1024, 4096 x density 2, 5, 10, 20%;
-# AMD EPYC, 2 cores shared with other jobs, load average ~9; docs/performance.md "Recurrence
-# kernels"). Each threshold lies between the largest measured density at which sparse beat the
-# dense kernel and the next one, where dense won (their geometric mean: 14% at N=256, sparse
-# won at 2-10% and lost at 20% in run 2); 21% at N=1024 and 4096, where sparse won at every
-# measured density: just above the "20%" masks measured (exact densities 19.2% and 20.04%; run
-# 3 used 20% and so picked dense for N=4096's 20.04% mask, 1.19x slower there); denser masks
-# are unmeasured, so dense is used above.
-SPARSE_MAX_DENSITY: dict[int, float] = {256: 0.14, 1024: 0.21, 4096: 0.21}
+# linearly in log N between the measured sizes, clamped at the ends; 0 means never). Measured
+# with
+#   nice -n 5 python benchmarks/bench_kernels.py --sections k1 --sizes 64,256,1024,4096 \
+#       --densities 0.02,0.05,0.1,0.2,0.3,0.5 --big-repeats 2
+# (K1 table: 1 torch thread, B=64, L=50, relu, sheet masks; AMD EPYC, 2 cores, load average
+# ~1.4 from one other job; docs/performance.md "Recurrence kernels", crossover run). Each
+# threshold is where the time ratio sparse / dense kernel crosses 1, interpolated linearly
+# between the last measured density at which sparse won and the first at which it lost:
+# N=64: sparse lost at every density (1.6-45%: 1.9-2.3x the dense kernel's time: per-step
+# overhead of the CSR calls); N=256: won at 9.8% (0.96x), lost at 19.1% (1.24x) -> 11%;
+# N=1024: won at 19.2% (0.77x), lost at 29.8% (1.11x) -> 26%; N=4096: won at 30.0% (0.95x),
+# lost at 50.1% (1.79x) -> 31%. Near a crossover both kernels are within ~10% of each other,
+# so either choice keeps ``auto`` within 1.1x of the best there.
+SPARSE_MAX_DENSITY: dict[int, float] = {64: 0.0, 256: 0.11, 1024: 0.26, 4096: 0.31}
 
 _ACT_FUNCS = {
     "relu": torch.relu,
@@ -120,7 +127,8 @@ def reference_recurrence(
 
 # ------------------------------------------------------------------------------ shared loops
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]  # (out, drive_t, h) in place
-Back = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (acc, delta_t) -> acc + R^T(delta)
+# (acc, delta_t, out): out = acc + R^T(delta_t); acc may be out itself
+Back = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 def _forward_loop(
@@ -142,26 +150,60 @@ def _forward_loop(
     return r_all, h_all
 
 
+def _delta_step(g: torch.Tensor, r: torch.Tensor, alpha: float, activation: str,
+                out: torch.Tensor) -> None:
+    """``out = alpha * f'(pre) * g`` for one step, from the activation output ``r``.
+
+    relu, tanh and sigmoid use aten's fused backward ops that take the output (one pass, e.g.
+    3.5x faster than ``g * (r > 0)`` per [1024, 64] step); softplus the product with
+    :func:`derivative`.
+    """
+    aten = torch.ops.aten
+    if activation == "relu":
+        aten.threshold_backward.grad_input(g, r, 0, grad_input=out)
+    elif activation == "tanh":
+        aten.tanh_backward.grad_input(g, r, grad_input=out)
+    elif activation == "sigmoid":
+        aten.sigmoid_backward.grad_input(g, r, grad_input=out)
+    else:
+        torch.mul(g, derivative(r, activation), out=out)
+    if alpha != 1.0:
+        out.mul_(alpha)
+
+
 def _backward_loop(
     grad_h: torch.Tensor, r_all: torch.Tensor, back: Back, alpha: float, activation: str,
-    need_h0: bool,
+    need_h0: bool, on_delta: Callable[[int, torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """BPTT: ``delta_t = dL/dpre_t`` for every step ([T, ...], written over a new buffer) and
-    ``dL/dh0`` (None unless ``need_h0``)."""
+    """BPTT: ``delta_t = dL/dpre_t`` for every step ([T, ...], a new contiguous buffer) and
+    ``dL/dh0`` (None unless ``need_h0``).
+
+    ``grad_h`` (dL/dh_t from the outputs, [T, ...], any strides) is only read. ``on_delta(t,
+    delta_t)``, if given, is called once per step (t descending) as soon as ``delta_t`` is
+    known, while it is still in cache (the sparse kernel accumulates its weight gradient there).
+    """
     n_steps = grad_h.shape[0]
-    delta = derivative(r_all, activation)  # f'(pre_t); becomes delta_t in place below
-    if alpha != 1.0:
-        delta.mul_(alpha)
+    delta = torch.empty(r_all.shape, dtype=r_all.dtype, device=r_all.device)
+    # dL/dh_{t-1} is written into one of two step-sized buffers, alternately, so the loop
+    # allocates nothing per step
+    bufs = (torch.empty_like(delta[0]), torch.empty_like(delta[0]))
     g = grad_h[n_steps - 1]  # dL/dh_t, the total (from the outputs and from step t + 1)
     for t in range(n_steps - 1, -1, -1):
-        torch.mul(g, delta[t], out=delta[t])
+        d = delta[t]
+        _delta_step(g, r_all[t], alpha, activation, d)
+        if on_delta is not None:
+            on_delta(t, d)
         if t == 0 and not need_h0:
             return delta, None
+        out = bufs[t % 2]  # not the buffer that holds g
         if t > 0:
-            acc = grad_h[t - 1] if alpha == 1.0 else torch.add(grad_h[t - 1], g, alpha=1 - alpha)
+            acc = grad_h[t - 1]
+            if alpha != 1.0:
+                acc = torch.add(acc, g, alpha=1 - alpha, out=out)
         else:
-            acc = g * (1 - alpha) if alpha != 1.0 else torch.zeros_like(g)
-        g = back(acc, delta[t])
+            acc = torch.mul(g, 1 - alpha, out=out) if alpha != 1.0 else out.zero_()
+        back(acc, d, out)
+        g = out
     return delta, g
 
 
@@ -193,7 +235,7 @@ class DenseRecurrence(torch.autograd.Function):
         h_all = r_all if h_all is None else h_all
         alpha = ctx.alpha
         delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, d, w), alpha,
+            grad_states, r_all, lambda acc, d, out: torch.addmm(acc, d, w, out=out), alpha,
             ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -224,7 +266,7 @@ class DiagonalRecurrence(torch.autograd.Function):
         h0, w, r_all, h_all = ctx.saved_tensors
         h_all = r_all if h_all is None else h_all
         delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addcmul(acc, d, w),
+            grad_states, r_all, lambda acc, d, out: torch.addcmul(acc, d, w, out=out),
             ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
         )
         grad_w = None
@@ -281,11 +323,6 @@ def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, n: int) ->
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
-# floats per operand of one sampled_addmm chunk (2 MiB: cache-sized chunks were 1.5-2x faster
-# than one chunk for the whole sequence at N=1024 and 4096, B=64, L=50; CPU time, 1 thread)
-SAMPLED_CHUNK_ELEMENTS = 1 << 19
-
-
 class SparseRecurrence(torch.autograd.Function):
     """Whole-sequence CSR recurrence in unit-major layout: ``apply(drive_t, h0_t, values,
     pattern, alpha, activation)``.
@@ -310,43 +347,25 @@ class SparseRecurrence(torch.autograd.Function):
         h_all = r_all if h_all is None else h_all
         pattern = ctx.pattern
         w_t = pattern.csr_t(values.detach())
-        delta, grad_h0 = _backward_loop(
-            grad_states.contiguous(), r_all, lambda acc, d: torch.addmm(acc, w_t, d),
-            ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
-        )
-        grad_values = None
+        on_delta = grad_w = None
         if ctx.needs_input_grad[2]:
-            grad_values = _sampled_weight_grad(delta, h_all, h0, pattern)
+            # the recurrent-weight gradient at the nonzeros, sum_t delta_t h_{t-1}^T sampled
+            # at the mask, accumulated one step at a time in place (a sampled dense-dense
+            # product per step: both operands are contiguous [N, B] slices, no copies)
+            grad_w = pattern.csr(torch.zeros_like(values))
+
+            def on_delta(t: int, d: torch.Tensor) -> None:
+                prev = h0 if t == 0 else h_all[t - 1]
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
+                    torch.sparse.sampled_addmm(grad_w, d, prev.T, out=grad_w)
+
+        delta, grad_h0 = _backward_loop(
+            grad_states, r_all, lambda acc, d, out: torch.addmm(acc, w_t, d, out=out), ctx.alpha,
+            ctx.activation, ctx.needs_input_grad[1], on_delta,
+        )
+        grad_values = None if grad_w is None else grad_w.values()
         return delta, grad_h0, grad_values, None, None, None
-
-
-def _sampled_weight_grad(
-    delta: torch.Tensor, h_all: torch.Tensor, h0: torch.Tensor, pattern: SparsityPattern
-) -> torch.Tensor:
-    """``g[k] = sum_{t, b} delta[t, i_k, b] * h_{t-1}[j_k, b]`` at the nonzeros (i_k, j_k).
-
-    delta, h_all [T, N, B] (unit-major), h0 [N, B]; time steps in chunks so that each operand
-    of one ``sampled_addmm`` holds at most :data:`SAMPLED_CHUNK_ELEMENTS` floats.
-    """
-    n_steps, n, batch = delta.shape
-    chunk = max(1, SAMPLED_CHUNK_ELEMENTS // (n * batch))
-    ones = pattern.csr(torch.ones(pattern.nnz, dtype=delta.dtype, device=delta.device))
-    acc = None
-    for s in range(0, n_steps, chunk):
-        e = min(s + chunk, n_steps)
-        d = delta[s:e].permute(1, 0, 2).reshape(n, (e - s) * batch)  # [N, tc * B]
-        if s == 0:
-            prev = torch.cat([h0[None], h_all[: e - 1]])
-        else:
-            prev = h_all[s - 1 : e - 1]
-        p = prev.permute(0, 2, 1).reshape((e - s) * batch, n)  # [tc * B, N]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support.*")
-            if acc is None:
-                acc = torch.sparse.sampled_addmm(ones, d, p, beta=0.0)
-            else:
-                acc = torch.sparse.sampled_addmm(acc, d, p)
-    return acc.values()
 
 
 def sparse_recurrence(
@@ -358,6 +377,59 @@ def sparse_recurrence(
     exactly 0 elsewhere). MaskedRNN calls this directly, so no [T, B, N] transposes are made."""
     values = weight.reshape(-1)[pattern.flat]
     return SparseRecurrence.apply(drive_t, h0_t.contiguous(), values, pattern, alpha, activation)
+
+
+class UnitMajorLinear(torch.autograd.Function):
+    """``out[t] = weight @ inp[t] + bias[:, None]`` for every step, in unit-major layout:
+    ``apply(inp, weight, bias)`` with inp [T, K, B], weight [M, K], bias [M] or None; returns a
+    new contiguous [T, M, B].
+
+    The sparse kernel's input projection and readout: it writes the recurrence's [T, N, B]
+    drive directly (one ``addmm`` per step into a preallocated buffer) and takes the gradient
+    of a [T, N, B] tensor without the [T, N, B] <-> [N, T*B] transposed copies that one
+    ``[M, K] x [K, T*B]`` product would need; ``grad_weight = sum_t g[t] inp[t]^T`` is
+    accumulated in place, one ``addmm_`` per step.
+    """
+
+    @staticmethod
+    def forward(ctx, inp, weight, bias):  # noqa: D102
+        inp = inp.contiguous()
+        out = inp.new_empty(inp.shape[0], weight.shape[0], inp.shape[2])
+        for t in range(inp.shape[0]):
+            if bias is None:
+                torch.mm(weight, inp[t], out=out[t])
+            else:
+                torch.addmm(bias[:, None], weight, inp[t], out=out[t])
+        ctx.save_for_backward(inp, weight)
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        inp, weight = ctx.saved_tensors
+        grad_inp = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:  # per step too: a batched matmul would fold T*B and
+            grad_inp = inp.new_empty(inp.shape)  # transpose a [T, B, K] result back
+            for t in range(grad.shape[0]):
+                torch.mm(weight.T, grad[t], out=grad_inp[t])
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.zeros_like(weight)
+            for t in range(grad.shape[0]):
+                grad_weight.addmm_(grad[t], inp[t].T)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2))
+        return grad_inp, grad_weight, grad_bias
+
+
+def unit_major_linear(
+    inp: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """[T, M, B] = ``weight`` [M, K] applied to every step of ``inp`` [T, K, B], plus ``bias``
+    [M] (see :class:`UnitMajorLinear`)."""
+    if inp.dim() != 3 or weight.dim() != 2 or inp.shape[1] != weight.shape[1]:
+        raise ValueError(f"inp [T, K, B] and weight [M, K] do not match: {tuple(inp.shape)}, "
+                         f"{tuple(weight.shape)}")
+    return UnitMajorLinear.apply(inp, weight, bias)
 
 
 # ------------------------------------------------------------------------------ dispatch
@@ -383,7 +455,8 @@ def choose_kernel(n: int, density: float, device: torch.device | str = "cpu") ->
     """
     if torch.device(device).type != "cpu":
         return "dense"
-    return "sparse" if density < 1.0 and density <= sparse_max_density(n) else "dense"
+    limit = sparse_max_density(n)
+    return "sparse" if limit > 0 and density < 1.0 and density <= limit else "dense"
 
 
 def check_kernel(kernel: str) -> str:

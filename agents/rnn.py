@@ -203,30 +203,26 @@ class MaskedRNN(nn.Module):
         return self.config.noise_std * math.sqrt(2.0 / self.alpha)
 
     def _forward_unit_major(self, x, h0, batch_first, return_hidden):
-        """Forward with the sparse kernel in unit-major layouts ([N, T*B] products, [T, N, B]
-        recurrence), so no element-wise [T, B, N] transposes are made.
+        """Forward with the sparse kernel in the unit-major layout [T, N, B] throughout: input
+        projection and readout are per-step products into [T, ., B] buffers
+        (:func:`agents.kernels.unit_major_linear`), so no element-wise [T, B, N] or [N, T*B]
+        transposes of hidden-sized tensors are made.
 
         The noise is drawn as [T, B, N] (the same numbers as the other kernels) and transposed.
         """
-        n_steps, batch, d_in = x.shape
-        n, tb = self.config.hidden_size, x.shape[0] * x.shape[1]
-        inputs = x.permute(2, 0, 1).reshape(d_in, tb)  # [D, T*B], small
-        drive = self.weight_ih @ inputs  # [N, T*B]
-        if self.bias_h is not None:
-            drive = drive + self.bias_h[:, None]
+        batch, n = x.shape[1], self.config.hidden_size
+        drive = kernels.unit_major_linear(x.transpose(1, 2), self.weight_ih, self.bias_h)
         if self.training and self.config.noise_std > 0:
-            noise = torch.randn(n_steps, batch, n, dtype=drive.dtype, device=drive.device)
-            drive = drive + noise.permute(2, 0, 1).reshape(n, tb) * self._noise_scale()
+            noise = torch.randn(x.shape[0], batch, n, dtype=drive.dtype, device=drive.device)
+            drive = drive.add_(noise.transpose(1, 2), alpha=self._noise_scale())
         h = x.new_zeros(n, batch) if h0 is None else h0.T
         states = kernels.sparse_recurrence(
-            drive.view(n, n_steps, batch).transpose(0, 1), h, self.weight_hh,
-            self.sparsity_pattern(), self.alpha, self.config.activation,
+            drive, h, self.weight_hh, self.sparsity_pattern(), self.alpha,
+            self.config.activation,
         )  # [T, N, B]
-        logits = self.weight_ho @ states.transpose(0, 1).reshape(n, tb)  # [A, T*B]
-        if self.bias_o is not None:
-            logits = logits + self.bias_o[:, None]
-        logits = logits.view(self.config.output_size, n_steps, batch).permute(1, 2, 0)  # [T, B, A]
-        logits = (logits.transpose(0, 1) if batch_first else logits).contiguous()
+        logits = kernels.unit_major_linear(states, self.weight_ho, self.bias_o)  # [T, A, B]
+        logits = logits.permute(2, 0, 1) if batch_first else logits.transpose(1, 2)
+        logits = logits.contiguous()
         if not return_hidden:
             return logits
         if batch_first:

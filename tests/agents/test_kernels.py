@@ -176,9 +176,14 @@ def test_old_config_dicts_load_and_kernel_is_validated():
 
 def test_choose_kernel_follows_the_measured_thresholds():
     for n, limit in kernels.SPARSE_MAX_DENSITY.items():
-        assert kernels.choose_kernel(n, limit) == "sparse"
-        assert kernels.choose_kernel(n, min(1.0, limit * 1.5)) == "dense"
-        assert kernels.choose_kernel(n, limit, "meta") == "dense"  # unmeasured device
+        if limit > 0:
+            assert kernels.choose_kernel(n, limit) == "sparse"
+        assert kernels.choose_kernel(n, min(1.0, limit * 1.5 + 1e-3)) == "dense"
+        assert kernels.choose_kernel(n, max(limit, 1e-3), "meta") == "dense"  # unmeasured device
+    small = min(kernels.SPARSE_MAX_DENSITY)
+    if kernels.SPARSE_MAX_DENSITY[small] == 0:  # "never" also below the smallest measured N
+        assert kernels.choose_kernel(small // 4, 0.01) == "dense"
+        assert kernels.choose_kernel(small, 0.0) == "dense"
     assert kernels.choose_kernel(512, 1.0) == "dense"
     sizes = sorted(kernels.SPARSE_MAX_DENSITY)
     lo, hi = kernels.SPARSE_MAX_DENSITY[sizes[0]], kernels.SPARSE_MAX_DENSITY[sizes[1]]
@@ -204,13 +209,32 @@ def test_derivative_from_output_matches_autograd():
         kernels.derivative(pre, "elu")
 
 
-def test_sampled_weight_grad_chunks(monkeypatch):
-    # a chunk of one time step must give the same gradient as one chunk over the whole sequence
-    model = _model(36, "sheet", 0.2, "relu", 50.0, 0.0, "sparse")
-    x, h0 = torch.randn(7, 3, 5), torch.rand(3, 36)
-    whole = _grads(model, x, h0)["weight_hh"]
-    monkeypatch.setattr(kernels, "SAMPLED_CHUNK_ELEMENTS", 1)
-    torch.testing.assert_close(_grads(model, x, h0)["weight_hh"], whole, **TOL)
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "expanded"])
+def test_kernel_backward_reads_any_grad_layout_and_leaves_it_unchanged(kernel, layout):
+    # the backward loops only read dL/dstates (a transposed view or a stride-0 broadcast of
+    # a sum arrive from autograd) and must not write into it
+    t, b, n, alpha = 6, 3, 25, 0.5
+    gen = torch.Generator().manual_seed(3)
+    mask = torch.rand(n, n, generator=gen) < 0.3
+    weight = (torch.randn(n, n, generator=gen) * mask).requires_grad_(True)
+    drive = torch.randn(t, b, n, generator=gen, requires_grad=True)
+    h0 = torch.rand(b, n, generator=gen, requires_grad=True)
+    if layout == "contiguous":
+        grad = torch.randn(t, b, n, generator=gen)
+    elif layout == "transposed":
+        grad = torch.randn(t, n, b, generator=gen).transpose(1, 2)
+    else:
+        grad = torch.randn(1, 1, n, generator=gen).expand(t, b, n)
+    before = grad.clone()
+    grads = {}
+    for k in ("reference", kernel):
+        states = kernels.recurrence(drive, h0, weight, alpha, "tanh", k, mask=mask)
+        grads[k] = torch.autograd.grad(states, (drive, h0, weight), grad)
+    assert torch.equal(grad, before)
+    for want, got in zip(grads["reference"], grads[kernel], strict=True):
+        torch.testing.assert_close(got, want, **TOL)
+    assert (grads[kernel][2][~mask] == 0).all()
 
 
 def test_sparse_model_copies_pickles_and_runs_in_float64():
