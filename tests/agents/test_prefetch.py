@@ -25,11 +25,12 @@ def _same_state(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("mode", ["stream", "trial"])
-@pytest.mark.parametrize("ahead", [1, 3])
-def test_batches_and_consumed_state_match_the_synchronous_path(mode, ahead):
-    sync, bg = BatchSource(_batches(mode), 0), BatchSource(_batches(mode), ahead)
+@pytest.mark.parametrize(("ahead", "process"), [(1, False), (3, False), (3, True)],
+                         ids=["thread-1", "thread-3", "process-3"])
+def test_batches_and_consumed_state_match_the_synchronous_path(mode, ahead, process):
+    sync, bg = BatchSource(_batches(mode), 0), BatchSource(_batches(mode), ahead, process=process)
     try:
-        for _ in range(9):  # several refills of the stream block
+        for _ in range(12):  # several refills of the stream block (and rounds through the slots)
             for a, b in zip(sync.next(), bg.next(), strict=True):
                 np.testing.assert_array_equal(a, b)
             # the producer may be ahead, yet the state is that of the consumed batches
