@@ -212,6 +212,19 @@ def _prev_states(h_all: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, t
     return h0, h_all[:-1]
 
 
+def _save_states(ctx, h0, w, r_all, h_all, alpha: float, activation: str) -> None:
+    """What a whole-sequence backward needs: rates, and states only when they differ from the
+    rates (alpha < 1); the weight ``w`` and ``h0`` by reference."""
+    ctx.alpha, ctx.activation = alpha, activation
+    ctx.save_for_backward(h0, w, r_all, h_all if alpha < 1.0 else None)
+
+
+def _saved_states(ctx) -> tuple[torch.Tensor, ...]:
+    """(h0, w, r_all, h_all) saved by :func:`_save_states` (h_all is r_all when alpha = 1)."""
+    h0, w, r_all, h_all = ctx.saved_tensors
+    return h0, w, r_all, r_all if h_all is None else h_all
+
+
 # ------------------------------------------------------------------------------ dense
 class DenseRecurrence(torch.autograd.Function):
     """Whole-sequence masked-dense recurrence: ``apply(drive, h0, w, alpha, activation)``.
@@ -225,14 +238,12 @@ class DenseRecurrence(torch.autograd.Function):
         r_all, h_all = _forward_loop(
             drive, h0, lambda out, d, h: torch.addmm(d, h, w_t, out=out), alpha, activation
         )
-        ctx.alpha, ctx.activation = alpha, activation
-        ctx.save_for_backward(h0, w, r_all, h_all if alpha < 1.0 else None)
+        _save_states(ctx, h0, w, r_all, h_all, alpha, activation)
         return h_all
 
     @staticmethod
     def backward(ctx, grad_states):  # noqa: D102
-        h0, w, r_all, h_all = ctx.saved_tensors
-        h_all = r_all if h_all is None else h_all
+        h0, w, r_all, h_all = _saved_states(ctx)
         alpha = ctx.alpha
         delta, grad_h0 = _backward_loop(
             grad_states, r_all, lambda acc, d, out: torch.addmm(acc, d, w, out=out), alpha,
@@ -257,14 +268,12 @@ class DiagonalRecurrence(torch.autograd.Function):
         r_all, h_all = _forward_loop(
             drive, h0, lambda out, d, h: torch.addcmul(d, h, w, out=out), alpha, activation
         )
-        ctx.alpha, ctx.activation = alpha, activation
-        ctx.save_for_backward(h0, w, r_all, h_all if alpha < 1.0 else None)
+        _save_states(ctx, h0, w, r_all, h_all, alpha, activation)
         return h_all
 
     @staticmethod
     def backward(ctx, grad_states):  # noqa: D102
-        h0, w, r_all, h_all = ctx.saved_tensors
-        h_all = r_all if h_all is None else h_all
+        h0, w, r_all, h_all = _saved_states(ctx)
         delta, grad_h0 = _backward_loop(
             grad_states, r_all, lambda acc, d, out: torch.addcmul(acc, d, w, out=out),
             ctx.alpha, ctx.activation, ctx.needs_input_grad[1],
@@ -337,14 +346,13 @@ class SparseRecurrence(torch.autograd.Function):
         r_all, h_all = _forward_loop(
             drive, h0, lambda out, d, h: torch.addmm(d, w, h, out=out), alpha, activation
         )
-        ctx.alpha, ctx.activation, ctx.pattern = alpha, activation, pattern
-        ctx.save_for_backward(h0, values, r_all, h_all if alpha < 1.0 else None)
+        ctx.pattern = pattern
+        _save_states(ctx, h0, values, r_all, h_all, alpha, activation)
         return h_all
 
     @staticmethod
     def backward(ctx, grad_states):  # noqa: D102
-        h0, values, r_all, h_all = ctx.saved_tensors
-        h_all = r_all if h_all is None else h_all
+        h0, values, r_all, h_all = _saved_states(ctx)
         pattern = ctx.pattern
         w_t = pattern.csr_t(values.detach())
         on_delta = grad_w = None

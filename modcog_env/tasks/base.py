@@ -354,13 +354,17 @@ class Task:
         (no argument checks: the fast path of ``TaskStreams``, which derives keys once)."""
         lat = self._draw(keys, occurrence)
         steps = self._durations(keys, lat)
-        lat = self._modify(lat, steps)
+        return self.plan_from(keys, self._modify(lat, steps), steps)
+
+    def plan_from(self, keys: rng.Keys, lat: Latents, steps: Mapping[str, object]) -> TrialPlan:
+        """The plan of trials with latents ``lat`` and step counts [B] per period: periods laid
+        end to end in ``self.periods`` order."""
         start, stop, t = {}, {}, np.zeros(len(keys), np.int64)
         for p in self.periods:
             start[p] = t
-            t = t + steps[p]
+            t = t + np.asarray(steps[p], np.int64)
             stop[p] = t
-        return TrialPlan(keys, lat, steps, start, stop, t)
+        return TrialPlan(keys, lat, dict(steps), start, stop, t)
 
     def render(self, canvas: Canvas, plan: TrialPlan) -> None:
         """Write the trials' period channels through ``canvas`` (steps 4; the fixation input of
@@ -373,7 +377,8 @@ class Task:
         params = {
             "go": lat["go"],
             "response": lat["response"],
-            "delay_ms": (steps["delay"] * self.dt) if "delay" in steps else np.zeros(b),
+            "delay_ms": (np.asarray(steps["delay"], np.int64) * self.dt if "delay" in steps
+                         else np.zeros(b)),
             "int_sign": np.full(b, self.int_sign, np.int64),
             "seq_sign": np.full(b, self.seq_sign, np.int64),
         }
@@ -399,18 +404,27 @@ class Task:
         self._write_fixation(ob, start["decision"])
         self.render(Canvas.of_batch(ob), plan)
         label, decision = self._labels(plan.lat, start["decision"], length, t_max)
+        return self.trial_batch(plan, ob, label, decision)
+
+    def trial_batch(
+        self, plan: TrialPlan, ob: np.ndarray, label: np.ndarray, decision: np.ndarray,
+        **targets: np.ndarray,
+    ) -> TrialBatch:
+        """The TrialBatch of ``plan``'s trials with their rendered arrays (``targets``: the
+        optional ``y``, ``y_loc``, ``c_mask``)."""
         return TrialBatch(
             ob=ob,
             label=label,
-            length=length,
+            length=plan.length,
             decision=decision,
-            start=start,
+            start=plan.start,
             stop=plan.stop,
-            task=np.zeros(length.size, np.int64),
+            task=np.zeros(plan.length.size, np.int64),
             index=plan.keys.index.astype(np.int64),
             params=self.trial_params(plan),
             task_names=(self.name,),
             dt=self.dt,
+            **targets,
         )
 
     # ----------------------------------------------------------------------------- render helpers

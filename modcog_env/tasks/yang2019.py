@@ -361,42 +361,14 @@ class Yang2019Task(Task):
 
     def assemble(self, keys: rng.Keys, lat: Latents, steps: dict[str, np.ndarray]) -> TrialBatch:
         """A TrialBatch from latents and per-period step counts [B] (noise from ``keys``)."""
-        b = len(keys)
-        start, stop, t = {}, {}, np.zeros(b, np.int64)
-        for p in self.periods:
-            start[p] = t
-            t = t + np.asarray(steps[p], np.int64)
-            stop[p] = t
-        length, t_max = t, int(t.max()) if b else 0
-        ob = np.zeros((b, t_max, self.ob_size), dtype=np.float32)
-        self._render(ob, lat, start, stop, keys)
+        plan = self.plan_from(keys, lat, steps)
+        start, length = plan.start, plan.length
+        t_max = int(length.max()) if length.size else 0
+        ob = np.zeros((length.size, t_max, self.ob_size), dtype=np.float32)
+        self._render(ob, lat, start, plan.stop, keys)
         label, decision = self._labels(lat, start["decision"], length, t_max)
         y, y_loc, c_mask = self.targets(lat, start["decision"], length, t_max)
-        delay = steps["delay"] * self.dt if "delay" in steps else np.zeros(b)
-        params = {
-            "go": lat["go"],
-            "response": lat["response"],
-            "delay_ms": np.asarray(delay, np.float64),
-            "int_sign": np.zeros(b, np.int64),
-            "seq_sign": np.zeros(b, np.int64),
-        }
-        params.update({k: v for k, v in lat.items() if k not in params})
-        return TrialBatch(
-            ob=ob,
-            label=label,
-            length=length,
-            decision=decision,
-            start=start,
-            stop=stop,
-            task=np.zeros(b, np.int64),
-            index=np.asarray(keys.index, np.int64),
-            params=params,
-            task_names=(self.name,),
-            dt=self.dt,
-            y=y,
-            y_loc=y_loc,
-            c_mask=c_mask,
-        )
+        return self.trial_batch(plan, ob, label, decision, y=y, y_loc=y_loc, c_mask=c_mask)
 
     def test_trials(self, seed: int = 0) -> TrialBatch:
         """Yang's mode 'test': his fixed condition grid of this task (e.g. 20 locations x 2
