@@ -25,25 +25,13 @@ step counts both threads.
 
 from __future__ import annotations
 
-import os
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
 
-# single-threaded numeric libraries, set before numpy/torch are imported (torch threads are set
-# explicitly per measurement with torch.set_num_threads)
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path)
+from bench_tasks import (
     load_average,
     machine_info,
     progress,
@@ -58,8 +46,8 @@ try:
 except ImportError:  # pragma: no cover - depends on the venv
     sys.exit("bench_agents.py needs torch (use .venv-ngym or .venv-gym1)")
 
-import modcog_env  # noqa: E402
-from agents import LMRNN, AutapsePool, DenseRNN, masks, weighted_cross_entropy  # noqa: E402
+import modcog_env
+from agents import LMRNN, AutapsePool, DenseRNN, masks, weighted_cross_entropy
 
 P4_TARGET = 0.05
 P5_LM_TARGET = 1.1

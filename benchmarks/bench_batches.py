@@ -36,26 +36,13 @@ the P1 anchor is skipped. ``--sections vec`` runs P3 alone (e.g. on gymnasium 1.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import warnings
+from collections.abc import Sequence
 
-# single-threaded numeric libraries, set before numpy/torch are imported
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-import gymnasium as gym  # noqa: E402
-from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path, sets torch threads)
+from bench_tasks import (  # first: one thread per numeric library, repo on sys.path
     NGYM_ERROR,
     ROOT,
     Contender,
@@ -74,8 +61,12 @@ from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path, s
     write_markdown,
 )
 
-import modcog_env  # noqa: E402
-from modcog_env.tasks.catalog import COLLECTION_IDS, collection  # noqa: E402
+# isort: split
+import gymnasium as gym
+import numpy as np
+
+import modcog_env
+from modcog_env.tasks.catalog import COLLECTION_IDS, collection
 
 P1_TARGET = 50.0  # issue 13: 20-Cog stream batches >= 50x NeuroGym's Dataset
 FLOOR_TARGET = 5.0  # issue 13: within 5x of the memory-write floor (np.zeros + full write)

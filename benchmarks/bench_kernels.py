@@ -30,23 +30,13 @@ kernel at every point; dense kernel <= 1.3x ``nn.RNN``.
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from bench_tasks import (  # noqa: E402  (also puts the repo root on sys.path)
+from bench_tasks import (
     load_average,
     machine_info,
     progress,
@@ -60,7 +50,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the venv
     sys.exit("bench_kernels.py needs torch (use .venv-ngym or .venv-gym1)")
 
-from agents import LMRNN, AutapsePool, masks  # noqa: E402
+from agents import LMRNN, AutapsePool, masks
 
 INPUTS, CLASSES = 53, 17
 TARGET_SPARSE = {1024: 0.3, 4096: 0.15}  # sparse / masked dense at 5% density

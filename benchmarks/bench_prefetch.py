@@ -22,28 +22,19 @@ numpy and torch run on one thread.
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# first: sets the numeric libraries to one thread before numpy/torch load, puts the repo on the path
+from bench_tasks import load_average, machine_info, text_table
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
+# isort: split
+import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from agents.prefetch import BatchSource, batch_arrays  # noqa: E402
-from modcog_env import Batches  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tasks import load_average, machine_info, text_table  # noqa: E402
+from agents.prefetch import BatchSource, batch_arrays
+from modcog_env import Batches
 
 torch.set_num_threads(1)
 WAIT_TARGET = 0.02  # issue 13: the trainer waits for data <= 2% of the step time
