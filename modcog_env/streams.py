@@ -220,13 +220,8 @@ class TaskStreams:
         """:meth:`sample_parts` with plans in place of TrialBatches."""
         keys = rng.Keys(seeds, positions)  # derived once for all trials, taken per task
         occurrence = np.asarray(occurrence, np.int64)
-        if self.n == 1:
-            return [(0, np.arange(tasks.size), self.tasks[0].plan_keys(keys, occurrence))]
-        parts = []
-        for i in np.unique(tasks):
-            sel = np.flatnonzero(tasks == i)
-            parts.append((int(i), sel, self.tasks[i].plan_keys(keys.take(sel), occurrence[sel])))
-        return parts
+        return [(i, sel, self.tasks[i].plan_keys(keys.take(sel), occurrence[sel]))
+                for i, sel in self._by_task(tasks)]
 
     def sample_parts(
         self, seeds: np.ndarray, positions: np.ndarray, tasks: np.ndarray, occurrence: np.ndarray
@@ -237,14 +232,14 @@ class TaskStreams:
         task ``tasks[m]`` as that task's ``occurrence[m]``-th trial in the stream. Used to
         regenerate a trial from a compact stream state (``Batches.state_dict``).
         """
+        return [(i, sel, self.tasks[i].sample(seeds[sel], positions[sel], occurrence[sel]))
+                for i, sel in self._by_task(tasks)]
+
+    def _by_task(self, tasks: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(task index, positions of its trials in the flat order) for each task present."""
         if self.n == 1:
-            return [(0, np.arange(tasks.size), self.tasks[0].sample(seeds, positions, occurrence))]
-        parts = []
-        for i in np.unique(tasks):
-            sel = np.flatnonzero(tasks == i)
-            parts.append((int(i), sel, self.tasks[i].sample(seeds[sel], positions[sel],
-                                                            occurrence[sel])))
-        return parts
+            return [(0, np.arange(tasks.size))]
+        return [(int(i), np.flatnonzero(tasks == i)) for i in np.unique(tasks)]
 
     def next_trials(
         self, state: StreamState, count: np.ndarray | int
