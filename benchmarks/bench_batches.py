@@ -4,7 +4,8 @@ Four measurements, all in one process:
 
 1. P1, 20-Cog multitask stream batches (64 x 350, input noise on): ours
    ``modcog_env.Batches("20-cog", batch_size=64, seq_len=350, mode="stream")`` (default
-   ``prefetch=8`` and ``prefetch=1``) against NeuroGym 2.3.1's
+   ``prefetch=8`` and ``prefetch=1``; and with the numpy painter in place of the compiled
+   ``modcog_env.stream_kernel``, to show what the kernel buys) against NeuroGym 2.3.1's
    ``neurogym.Dataset(ScheduleEnvs([gym.make("yang19.<task>-v0", dt=100) for the 20 tasks],
    schedule=RandomSchedule(20), env_input=True), batch_size=64, seq_len=350)``, in ms per batch
    (target: ours >= 50x faster);
@@ -77,9 +78,11 @@ NGYM_PREFIX = "yang19."
 
 # ------------------------------------------------------------------------------------- P1
 def ours_stream(
-    key: str, batch_size: int, seq_len: int, seed: int, prefetch: int, cycles: int
+    key: str, batch_size: int, seq_len: int, seed: int, prefetch: int, cycles: int,
+    compiled: bool = True,
 ) -> tuple[Contender, dict]:
     """Our stream batches; a round covers ``cycles`` whole refill cycles (see module docstring).
+    ``compiled=False`` paints blocks with numpy passes instead of ``modcog_env.stream_kernel``.
 
     Returns the contender and a dict that collects ``batches`` and ``refills`` over all rounds.
     """
@@ -88,6 +91,8 @@ def ours_stream(
     )
     counts = {"batches": 0, "refills": 0, "ob_size": batches.ob_size}
     cutter = getattr(batches, "cutter", None)  # internal; only used to align rounds to refills
+    if cutter is not None and not compiled:
+        cutter.compiled = False
 
     def until_refills(n: int) -> int:
         if cutter is None:  # pragma: no cover - fallback if the internals change
@@ -171,8 +176,10 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
     progress("building contenders (NeuroGym's Dataset deep-copies the 20-task env per row)")
     ours8, c8 = ours_stream("20-cog", b, length, seed, 8, args.cycles)
     ours1, c1 = ours_stream("20-cog", b, length, seed, 1, args.cycles_p1)
+    ours_np, c_np = ours_stream("20-cog", b, length, seed, 8, args.cycles, compiled=False)
     ours82, c82 = ours_stream("mod-cog-82", b, length, seed, 8, args.cycles)
-    contenders: dict[str, Contender] = {"ours": ours8, "ours_p1": ours1, "ours82": ours82}
+    contenders: dict[str, Contender] = {"ours": ours8, "ours_p1": ours1, "ours_np": ours_np,
+                                        "ours82": ours82}
     ng = ngym_dataset(b, length, seed, args.ngym_batches)
     if ng is not None:
         contenders["ngym"] = ng
@@ -191,6 +198,7 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
     for name, label, counts in (
         ("ours", "ours, prefetch=8 (default)", c8),
         ("ours_p1", "ours, prefetch=1", c1),
+        ("ours_np", "ours, numpy painter, prefetch=8", c_np),
     ):
         r, rc = ratio(wall[name], ngw), ratio(cpu[name], ngc)
         fz = wall[floors[("zeros", d20)]]

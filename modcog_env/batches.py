@@ -19,10 +19,12 @@ import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from . import rng, stream_kernel
 from .scheduler import Schedule
 from .streams import TaskStreams, stream_seeds
 from .tasks.base import Canvas, step_labels
@@ -119,11 +121,15 @@ class _StreamCutter:
         # render planned trials straight into the block (else: sample TrialBatches, then copy)
         self.paint = (not regression and getattr(streams, "renders_on_canvas", False)
                       and hasattr(streams, "next_plans"))
+        # paint with the compiled kernel (one pass over every new step) instead of numpy passes
+        self.compiled = self.paint and stream_kernel.available()
+        # scratch reused by every compiled refill (fresh arrays of this size cost page faults)
+        self.spare_segments: dict[str, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         """Pickled without the pool of spare blocks (only the current block holds unread steps):
         a copy sent to a worker process continues exactly, without the spares' bytes."""
-        return {**self.__dict__, "pool": []}
+        return {**self.__dict__, "pool": [], "spare_segments": {}}
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
@@ -214,10 +220,15 @@ class _StreamCutter:
             task[sel], dec[sel] = i, plan.start["decision"]
             response[sel], go[sel] = plan.lat["response"], plan.lat["go"]
             seq[sel] = streams.tasks[i].seq_sign
+        if self.compiled:
+            trials = {"length": lengths, "dec": dec, "response": response, "go": go, "seq": seq,
+                      "task": task}
+            self._paint_compiled(block, plans, rows, offset, avail, trials)
+            return
+        origin = offset * b + rows  # flat block index of step 0 of each trial
         # every new step: its flat trial, its step in the trial and its flat block index
         trial = np.repeat(np.arange(m), lengths)
         t = np.arange(trial.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        origin = offset * b + rows  # flat block index of step 0 of each trial
         dst = np.repeat(origin, lengths) + t * b
         flat = {k: v.reshape(-1) for k, v in block.items() if v.ndim == 2}
         first = streams.tasks[0]
@@ -257,6 +268,30 @@ class _StreamCutter:
                                          "itemsize": 4 * d}))["base"]
         for i, sel, plan in plans:
             streams.tasks[i].render(Canvas(items, origin[sel], b), plan)
+
+    def _paint_compiled(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
+                        avail: np.ndarray, trials: dict[str, np.ndarray]) -> None:
+        """:meth:`_paint` through :mod:`modcog_env.stream_kernel`: the tasks record their periods
+        as segments, then one compiled pass in memory order writes every new step (all channels
+        and fields), so nothing is zeroed first. Steps after a row's new extent stay unwritten."""
+        streams = self.streams
+        recorded: list[dict[str, np.ndarray]] = []
+        for i, sel, plan in plans:
+            canvas = Canvas(None, offset[sel], 1, trial=sel, segments=recorded)
+            streams.tasks[i].render(canvas, plan)
+        segments = _concat_segments(recorded, streams.base_size, self.spare_segments)
+        stds, segments["table"] = np.unique(segments.pop("std"), return_inverse=True)
+        first = streams.tasks[0]
+        weights = {"all": stream_kernel.WEIGHTS_ALL, "decision": stream_kernel.WEIGHTS_DECISION,
+                   "yang": stream_kernel.WEIGHTS_YANG}[self.weights]
+        extent = avail + np.bincount(rows, weights=trials["length"], minlength=self.rows)
+        stream_kernel.paint(
+            block, rows, offset, avail, extent.astype(np.int64), trials,
+            dim_ring=first.dim_ring, dt=first.dt, wrap=first.conv.label_wrap,
+            weights=weights, grace=math.ceil(YANG_GRACE_MS / first.dt - 1e-9),
+            response_weight=YANG_RESPONSE_WEIGHT, base=streams.base_size,
+            rule=streams.rule_inputs, segments=segments,
+            tables=_noise_tables(tuple(stds.tolist())))
 
     def _write(self, block: dict, parts, rows: np.ndarray, offset: np.ndarray) -> None:
         """Scatter the real steps of ``parts`` into ``block``: step t of flat trial m goes to
@@ -374,6 +409,38 @@ class _StreamCutter:
             out = {k: v[h : h + seq_len] for k, v in self.block.items()}
         self.head += seq_len
         return StreamWindow(**out)
+
+
+_SEGMENT_TYPES = {"trial": np.int64, "start": np.int64, "stop": np.int64, "state": np.uint64,
+                  "width": np.int64, "offset": np.int64, "std": np.float64}
+
+
+def _concat_segments(recorded: list[dict[str, np.ndarray]], base: int,
+                     spare: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The recorded segments of a refill as one set of arrays (the kernel's dtypes), written
+    into the reused arrays of ``spare`` (grown when too small): fresh arrays of this size cost
+    page faults on every refill."""
+    size = sum(s["trial"].size for s in recorded)
+    if spare.get("row") is None or spare["row"].shape[0] < size or spare["row"].shape[1] != base:
+        cap = max(size + size // 2, 1024)
+        spare.clear()
+        spare.update({k: np.empty(cap, t) for k, t in _SEGMENT_TYPES.items()})
+        spare["row"] = np.empty((cap, base), np.float32)
+    out = {}
+    for k, arr in spare.items():
+        out[k] = arr[:size]
+        if recorded:
+            np.concatenate([s[k] for s in recorded], out=out[k], casting="same_kind")
+    return out
+
+
+@lru_cache(maxsize=16)
+def _noise_tables(stds: tuple[float, ...]) -> np.ndarray:
+    """float32 [K, 65536]: :func:`~modcog_env.rng.normal_table` of each noise std (one row each;
+    a row of zeros when there is none)."""
+    if not stds:
+        return np.zeros((1, 1 << 16), np.float32)
+    return np.stack([rng.normal_table(s) for s in stds])
 
 
 def _write_targets(flat: dict[str, np.ndarray], tb: TrialBatch, src, dst) -> None:

@@ -163,16 +163,20 @@ def test_stream_window_masks_and_trial_starts():
         ("dlygoseqr", {"loss_weights": "yang", "prefetch": 2}),
         (CUSTOM, {"convention": "reference", "prefetch": 1, "rule_inputs": False}),
         (CUSTOM, {"dt": 20, "sigma": 0.5, "seq_len": 97}),
+        ("mod-cog-126", {"sigma": 0.0, "prefetch": 2, "seq_len": 150}),
     ],
-    ids=["20-cog", "mod-cog-82", "single-seq", "custom-reference", "custom-dt20"],
+    ids=["20-cog", "mod-cog-82", "single-seq", "custom-reference", "custom-dt20", "126-no-noise"],
 )
-def test_painted_windows_equal_sampled_windows(tasks, kwargs):
-    """The stream cutter renders planned trials straight into its block (``paint``); every field
-    of every window equals the path that samples padded TrialBatches and copies their steps."""
+@pytest.mark.parametrize("painter", ["compiled", "numpy"])
+def test_painted_windows_equal_sampled_windows(tasks, kwargs, painter):
+    """The stream cutter renders planned trials straight into its block (``paint``), with the
+    compiled kernel (``modcog_env.stream_kernel``) or numpy passes; every field of every window
+    equals the path that samples padded TrialBatches and copies their steps."""
     kwargs = {"batch_size": 7, "seq_len": 40, "seed": 3, **kwargs}
     painted, sampled = Batches(tasks, **kwargs), Batches(tasks, **kwargs)
-    assert painted.cutter.paint
-    sampled.cutter.paint = False
+    assert painted.cutter.paint and painted.cutter.compiled  # numba is a dependency
+    painted.cutter.compiled = painter == "compiled"
+    sampled.cutter.paint = sampled.cutter.compiled = False
     for _ in range(12):
         a, b = painted.next_window(), sampled.next_window()
         for field in ("ob", "label", "weight", "decision", "task", "trial_start"):

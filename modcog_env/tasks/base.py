@@ -107,9 +107,31 @@ class Canvas:
     (origin = position * rows + row, stride = rows).
     """
 
-    items: np.ndarray
+    items: np.ndarray | None
     origin: np.ndarray
     stride: int
+    # recording canvas (``modcog_env.stream_kernel``): ``trial`` int64 [B] numbers the trials in
+    # the caller's flat order, and each rendered period is appended to ``segments`` as a dict of
+    # per-trial arrays (see :meth:`record`) instead of being written to ``items``
+    trial: np.ndarray | None = None
+    segments: list[dict[str, np.ndarray]] | None = None
+
+    def record(self, start: np.ndarray, stop: np.ndarray, row: np.ndarray,
+               noise: tuple[np.ndarray, int, np.ndarray, float] | None) -> None:
+        """Append one period of every trial: steps [start, stop) (int64 [B]) show ``row``
+        (float32 [B, ob_size]) plus, when ``noise`` = (uint64 [B] noise stream states, width,
+        int64 [B] first channel, std) is given, noise draw ``t_local * width + c`` on channel
+        ``first + c``."""
+        b = start.size
+        seg = {"trial": self.trial, "start": start, "stop": stop, "row": row}
+        if noise is None:
+            seg.update(state=np.zeros(b, np.uint64), width=np.zeros(b, np.int64),
+                       offset=np.zeros(b, np.int64), std=np.zeros(b))
+        else:
+            state, width, first, std = noise
+            seg.update(state=state, width=np.full(b, width, np.int64), offset=first,
+                       std=np.full(b, std))
+        self.segments.append(seg)
 
     @classmethod
     def of_batch(cls, ob: np.ndarray) -> Canvas:
@@ -449,9 +471,6 @@ class Task:
         ``pattern`` ([B, 2N], or [B, N] shown on ring ``modality`` [B]); ``noise`` adds
         N(0, noise_std**2) to ``"all"`` channels or to the ``"ring"`` of ``modality``.
         """
-        rows, cols, loc = period_steps(start, stop)
-        if not rows.size:
-            return
         n, d = self.dim_ring, self.ob_size
         row = np.zeros((pattern.shape[0], d), np.float32)  # each trial's row, then one per step
         row[:, 0] = 0.0 if period == "decision" else 1.0
@@ -461,6 +480,21 @@ class Task:
             one = modality == 1
             row[one, 1 : 1 + n] = pattern[one]
             row[~one, 1 + n :] = pattern[~one]
+        if canvas.segments is not None:  # recorded; painted later with every other period
+            noisy = noise in ("all", "ring") and self.sigma > 0
+            state = keys.stream(self._stream(f"noise/{period}")) if noisy else None
+            if not noisy:
+                canvas.record(start, stop, row, None)
+            elif noise == "all":
+                canvas.record(start, stop, row, (state, d, np.zeros(len(keys), np.int64),
+                                                 self.noise_std))
+            else:
+                canvas.record(start, stop, row, (state, n, 1 + n * (modality - 1),
+                                                 self.noise_std))
+            return
+        rows, cols, loc = period_steps(start, stop)
+        if not rows.size:
+            return
         full = row.take(rows, axis=0)
         if noise == "all" and self.sigma > 0:
             full += self._noise(keys, period, loc, rows, d)
