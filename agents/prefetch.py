@@ -3,13 +3,14 @@ state of the batches *consumed* (not produced) for checkpoints.
 
 :class:`BatchSource` wraps a :class:`modcog_env.Batches` for the trainer. With ``ahead = 0`` it
 makes each batch when asked (synchronous). With ``ahead = k >= 1`` a producer makes up to ``k``
-batches ahead while the caller's training step runs: a daemon thread (numpy and torch release
-the GIL in their large copies and kernels, so the two overlap, but the thread holds the GIL
-between its numpy calls), or with ``process=True`` a spawned worker process that hands batches
-over through shared memory (:mod:`agents.batch_worker`; no GIL shared, no copy on the consumer's
-side). The producer only calls the ``Batches`` it was given (nobody else may use it meanwhile; a
-worker process calls a copy, and the given one stays where it was) and never touches torch's or
-numpy's global RNGs, so the batches and their order are exactly those of the synchronous path.
+batches ahead while the caller's training step runs: a daemon thread (numpy and torch release the
+GIL in their large copies and kernels, and the compiled stream painter for its whole pass, so the
+two overlap, but the thread holds the GIL between its numpy calls), or with ``process=True`` a
+spawned worker process that hands batches over through shared memory (:mod:`agents.batch_worker`; no
+GIL shared, no copy on the consumer's side). The producer only calls the ``Batches`` it was given
+(nobody else may use it meanwhile; a worker process calls a copy, and the given one stays where it
+was) and never touches torch's or numpy's global RNGs, so the batches and their order are exactly
+those of the synchronous path.
 
 Checkpoints: the producer records ``Batches.state_dict()`` and ``state_dict(rewind=1)`` right
 after making each batch, and the source hands out the records of the last batch *consumed*;
