@@ -12,13 +12,15 @@ rule one-hot on top. The result equals the numpy painter element for element
 same noise words (SplitMix64 of the trial's noise stream state plus a Weyl step per 64-bit word,
 four 16-bit quarters per word, as :meth:`~modcog_env.rng.Keys.normal`) and the same float32 sums.
 
-numba is imported on the first call of :func:`available`; without it (or with
-``MODCOG_ENV_COMPILED=0``) the cutter uses its numpy painter.
+numba is imported, and the kernel compiled (a few seconds the first time; later processes load
+it from numba's cache), on the first call of :func:`available`; without numba, with
+``MODCOG_ENV_COMPILED=0``, or if the kernel does not compile, the cutter uses its numpy painter.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -37,7 +39,20 @@ def _kernel():
     s16, s32, s48, low16 = np.uint64(16), np.uint64(32), np.uint64(48), np.uint64(0xFFFF)
     eps = 1e-9
 
-    @numba.njit(nogil=True, cache=True)
+    i64, f32 = numba.int64[::1], numba.float32[::1]
+    signature = numba.void(
+        numba.float32[:, ::1], i64, numba.boolean[::1], f32, i64, numba.boolean[::1],  # block
+        numba.int64, i64, i64, i64,  # rows, avail, extent, trial_rows
+        i64, i64, i64, i64, numba.boolean[::1], i64, i64,  # offset .. task
+        numba.int64, numba.float64, numba.boolean, numba.int64, numba.int64,  # .. grace
+        numba.float64, numba.int64, numba.boolean,  # response_weight, base, rule
+        i64, i64, i64, numba.float32[:, ::1], numba.uint64[::1], i64, i64, i64,  # segments
+        numba.float32[:, ::1],  # tables
+    )
+
+    # compiled when _kernel is first called (one signature, so a failure shows up there), and
+    # cached on disk by numba
+    @numba.njit(signature, nogil=True, cache=True)
     def paint(ob, label, decision, weight, task_f, trial_start, rows, avail, extent, trial_rows,
               offset, length, dec, response, go, seq, task, dim_ring, dt, wrap, weights, grace,
               response_weight, base, rule, seg_trial, seg_start, seg_stop, seg_row, seg_state,
@@ -168,13 +183,25 @@ def _kernel():
 
 
 def available() -> bool:
-    """True when the compiled painter can be used (numba importable, not switched off by the
-    environment variable ``MODCOG_ENV_COMPILED=0``)."""
+    """True when the compiled painter can be used: not switched off by the environment variable
+    ``MODCOG_ENV_COMPILED=0``, numba importable, and the kernel compiled (or loaded from numba's
+    cache). A kernel that fails to compile warns once and leaves the numpy painter in use."""
     if os.environ.get("MODCOG_ENV_COMPILED", "1") == "0":
         return False
+    return _compiles()
+
+
+@lru_cache(maxsize=1)
+def _compiles() -> bool:
     try:
         import numba  # noqa: F401
     except ImportError:
+        return False
+    try:
+        _kernel()
+    except Exception as err:  # a numba or LLVM failure: the numpy painter gives the same batches
+        warnings.warn(f"modcog_env: the compiled stream painter did not compile ({err!r}); "
+                      "Batches uses the numpy painter (same batches, slower)", stacklevel=3)
         return False
     return True
 

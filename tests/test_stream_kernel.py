@@ -145,7 +145,32 @@ def test_available_honours_the_switch_and_a_missing_numba(monkeypatch):
     assert not Batches("20-cog", batch_size=2, seq_len=10).cutter.compiled
     monkeypatch.delenv("MODCOG_ENV_COMPILED")
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
-    assert not stream_kernel.available()
+    stream_kernel._compiles.cache_clear()
+    try:
+        assert not stream_kernel.available()
+    finally:
+        stream_kernel._compiles.cache_clear()
+
+
+def test_a_kernel_that_does_not_compile_warns_and_falls_back(monkeypatch):
+    """numba present but the kernel failing to compile (say, an LLVM problem): one warning, and
+    Batches paints with numpy, giving the same windows."""
+    def broken():
+        raise RuntimeError("no LLVM today")
+
+    monkeypatch.setattr(stream_kernel, "_kernel", broken)
+    stream_kernel._compiles.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="did not compile"):
+            fallback = Batches("20-cog", batch_size=3, seq_len=25, seed=2)
+        assert not fallback.cutter.compiled and not stream_kernel.available()
+    finally:
+        stream_kernel._compiles.cache_clear()
+    monkeypatch.undo()
+    compiled = Batches("20-cog", batch_size=3, seq_len=25, seed=2)
+    assert compiled.cutter.compiled
+    for _ in range(5):
+        np.testing.assert_array_equal(fallback.next_window().ob, compiled.next_window().ob)
 
 
 def test_switching_painters_mid_stream_changes_nothing():

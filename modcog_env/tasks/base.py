@@ -104,7 +104,9 @@ class Canvas:
     ``items`` is a 1-D view of void items, one per step, each ``ob_size`` float32 channels (the
     fixation input and the two rings); ``origin`` is int64 [B]. :meth:`of_batch` views a
     [B, T, D] array; the stream cutter of ``modcog_env.batches`` views its time-major block
-    (origin = position * rows + row, stride = rows).
+    (origin = position * rows + row, stride = rows). A *recording* canvas (``segments`` a list,
+    ``items`` None) keeps what would be written instead, one :meth:`record` per period, for the
+    compiled painter of ``modcog_env.stream_kernel``.
     """
 
     items: np.ndarray | None
@@ -481,16 +483,12 @@ class Task:
             row[one, 1 : 1 + n] = pattern[one]
             row[~one, 1 + n :] = pattern[~one]
         if canvas.segments is not None:  # recorded; painted later with every other period
-            noisy = noise in ("all", "ring") and self.sigma > 0
-            state = keys.stream(self._stream(f"noise/{period}")) if noisy else None
-            if not noisy:
-                canvas.record(start, stop, row, None)
-            elif noise == "all":
-                canvas.record(start, stop, row, (state, d, np.zeros(len(keys), np.int64),
-                                                 self.noise_std))
-            else:
-                canvas.record(start, stop, row, (state, n, 1 + n * (modality - 1),
-                                                 self.noise_std))
+            spec = None
+            if noise is not None and self.sigma > 0:
+                state = keys.stream(self._stream(f"noise/{period}"))  # what _noise draws from
+                spec = ((state, d, np.zeros(len(keys), np.int64), self.noise_std)
+                        if noise == "all" else (state, n, 1 + n * (modality - 1), self.noise_std))
+            canvas.record(start, stop, row, spec)
             return
         rows, cols, loc = period_steps(start, stop)
         if not rows.size:
