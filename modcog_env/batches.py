@@ -558,6 +558,8 @@ class Batches:
         )
         self.batches_made = 0
         self._before = None  # trial mode: the stream state before the last batch (rewind)
+        # stream mode: ((batches made, refills), compact state) of the last state_dict()
+        self._stream_state: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     def state_dict(self, rewind: int = 0) -> dict[str, Any]:
         """The stream position as the few numbers that determine every later batch.
@@ -579,8 +581,18 @@ class Batches:
                                "seq_len": int(self.seq_len), "stream_ids": self.stream_ids.copy(),
                                "batches_made": self.batches_made - rewind}
         if self.mode == "stream":
-            out.update(self.cutter.compact_state(self.state, self.cutter.head
-                                                 - rewind * self.seq_len))
+            # the stream part at the current head is kept: state_dict(rewind=1) after the next
+            # batch reuses it unless a refill came between (which re-bases the block; the
+            # background producers ask for both after every batch)
+            at = (self.batches_made - rewind, self.cutter.refills)
+            if self._stream_state is not None and self._stream_state[0] == at:
+                out.update({k: v.copy() for k, v in self._stream_state[1].items()})
+                return out
+            part = self.cutter.compact_state(self.state, self.cutter.head
+                                             - rewind * self.seq_len)
+            if not rewind:
+                self._stream_state = (at, {k: v.copy() for k, v in part.items()})
+            out.update(part)
         else:
             st = self._before if rewind else self.state
             out.update(position=st.position.copy(), prev=st.prev.copy(), counts=st.counts.copy())

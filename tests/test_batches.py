@@ -486,3 +486,29 @@ def test_dataset_iteration_and_max_batch():
     ds = Dataset("dlygo", batch_size=2, seq_len=10, max_batch=3)
     assert len(list(ds)) == 3
     assert ds.seq_len == 10 and ds.batch_size == 2
+
+
+@pytest.mark.parametrize(
+    ("tasks", "kwargs"),
+    [("20-cog", {"prefetch": 1, "seq_len": 17}), ("mod-cog-82", {"prefetch": 2}),
+     ("dlygoseqr", {"seq_len": 11, "prefetch": 1})],
+    ids=["20-cog-p1", "mod-cog-82", "short-windows"],
+)
+def test_rewound_state_reuses_the_last_state_only_when_it_is_the_same(tasks, kwargs):
+    """state_dict() keeps its stream part, and state_dict(rewind=1) after the next batch reuses
+    it unless a refill came between: the values always equal a fresh computation (a twin that
+    never calls state_dict()), through many refills and a load_state_dict."""
+    kwargs = {"batch_size": 6, "seq_len": 40, "seed": 4, **kwargs}
+    asks, fresh = Batches(tasks, **kwargs), Batches(tasks, **kwargs)
+    for i in range(30):
+        next(asks), next(fresh)
+        for rewind in (1, 0):
+            a, b = asks.state_dict(rewind=rewind), fresh.state_dict(rewind=rewind)
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key}, rewind {rewind}")
+        if i == 20:  # a restored stream must not answer from the state cached before the load
+            saved = fresh.state_dict(rewind=1)
+            asks.load_state_dict(saved)
+            fresh.load_state_dict(saved)
+        fresh._stream_state = None  # keep the twin uncached
