@@ -570,8 +570,9 @@ class Batches:
         regenerated on load, as trials are pure functions of (seed, index)). Plus ``seed``,
         ``stream_ids``, ``mode``, ``seq_len`` and ``batches_made``, checked on load. Every value
         is an int or an int64 array. ``rewind=1`` gives the state before the last batch (the
-        trainer saves the last finite state of a diverged run with it). Needs the trial source
-        to be a :class:`~modcog_env.streams.TaskStreams`.
+        trainer saves the last finite state of a diverged run with it; the previous call's
+        result is reused when no refill came between). Needs the trial source to be a
+        :class:`~modcog_env.streams.TaskStreams`.
         """
         if not hasattr(self.streams, "sample_parts"):
             raise TypeError(f"state_dict needs a TaskStreams source, not {type(self.streams)}")
