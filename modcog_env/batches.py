@@ -87,7 +87,8 @@ class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
     Trials are generated ``prefetch`` windows at a time into a time-major block [capacity, B]
-    (each task's TrialBatch written straight into it). Time-major windows are C-contiguous
+    (painted straight into it, by the compiled kernel or numpy passes, or sampled as TrialBatches
+    and copied). Time-major windows are C-contiguous
     views of the block (no copy; ``batch_first`` windows are transposed copies). A refill writes
     into another block (the unread steps are moved to its start): a pooled block only once no
     returned window (or tensor made from one) references it, else a new one; so a returned
@@ -191,7 +192,7 @@ class _StreamCutter:
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
         if self.paint:
-            self._paint(block, parts, rows, offset, lengths, avail, keep, int(new_extent.max()))
+            self._paint(block, parts, rows, offset, lengths, avail, keep, new_extent)
         else:
             self._write(block, parts, rows, offset)
         # the trials that start at or after the head, in block positions of the new block
@@ -204,10 +205,11 @@ class _StreamCutter:
         self.refills += 1
 
     def _paint(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
-               lengths: np.ndarray, avail: np.ndarray, keep: int, used: int) -> None:
+               lengths: np.ndarray, avail: np.ndarray, keep: int, extent: np.ndarray) -> None:
         """Render planned trials straight into ``block``: flat trial m (stream ``rows[m]``,
         ``lengths[m]`` steps) starts at block position ``offset[m]``. Rows hold ``avail[r]``
-        unread steps at the block start (``keep`` = their maximum); everything after them is
+        unread steps at the block start (``keep`` = their maximum) and ``extent[r]`` steps in all
+        once painted; everything after the unread ones is
         written here: zeros, the fixation input, the rule one-hot, every period the tasks render
         (through a :class:`~modcog_env.tasks.base.Canvas` of the block) and the per-step fields.
         The result equals :meth:`_write` of the sampled TrialBatches, element for element."""
@@ -223,7 +225,7 @@ class _StreamCutter:
         if self.compiled:
             trials = {"length": lengths, "dec": dec, "response": response, "go": go, "seq": seq,
                       "task": task}
-            self._paint_compiled(block, plans, rows, offset, avail, trials)
+            self._paint_compiled(block, plans, rows, offset, avail, extent, trials)
             return
         origin = offset * b + rows  # flat block index of step 0 of each trial
         # every new step: its flat trial, its step in the trial and its flat block index
@@ -249,7 +251,7 @@ class _StreamCutter:
         # period the tasks render, through a canvas of the block
         ob = block["ob"]
         d, base = ob.shape[2], streams.base_size
-        ob[keep:used] = 0.0
+        ob[keep : int(extent.max())] = 0.0
         stale = keep - avail  # steps [avail[r], keep) of row r were copied but are not unread
         if stale.any():
             r = np.repeat(np.arange(b), stale)
@@ -270,7 +272,8 @@ class _StreamCutter:
             streams.tasks[i].render(Canvas(items, origin[sel], b), plan)
 
     def _paint_compiled(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
-                        avail: np.ndarray, trials: dict[str, np.ndarray]) -> None:
+                        avail: np.ndarray, extent: np.ndarray,
+                        trials: dict[str, np.ndarray]) -> None:
         """:meth:`_paint` through :mod:`modcog_env.stream_kernel`: the tasks record their periods
         as segments, then one compiled pass in memory order writes every new step (all channels
         and fields), so nothing is zeroed first. Steps after a row's new extent stay unwritten."""
@@ -282,13 +285,11 @@ class _StreamCutter:
         segments = _concat_segments(recorded, streams.base_size, self.spare_segments)
         stds, segments["table"] = np.unique(segments.pop("std"), return_inverse=True)
         first = streams.tasks[0]
-        weights = {"all": stream_kernel.WEIGHTS_ALL, "decision": stream_kernel.WEIGHTS_DECISION,
-                   "yang": stream_kernel.WEIGHTS_YANG}[self.weights]
-        extent = avail + np.bincount(rows, weights=trials["length"], minlength=self.rows)
         stream_kernel.paint(
-            block, rows, offset, avail, extent.astype(np.int64), trials,
+            block, rows, offset, avail, extent, trials,
             dim_ring=first.dim_ring, dt=first.dt, wrap=first.conv.label_wrap,
-            weights=weights, grace=math.ceil(YANG_GRACE_MS / first.dt - 1e-9),
+            weights=stream_kernel.WEIGHT_MODES[self.weights],
+            grace=math.ceil(YANG_GRACE_MS / first.dt - 1e-9),
             response_weight=YANG_RESPONSE_WEIGHT, base=streams.base_size,
             rule=streams.rule_inputs, segments=segments,
             tables=_noise_tables(tuple(stds.tolist())))

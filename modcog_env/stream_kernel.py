@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 WEIGHTS_ALL, WEIGHTS_DECISION, WEIGHTS_YANG = 0, 1, 2
+WEIGHT_MODES = {"all": WEIGHTS_ALL, "decision": WEIGHTS_DECISION, "yang": WEIGHTS_YANG}
 
 
 @lru_cache(maxsize=1)

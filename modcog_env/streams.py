@@ -92,8 +92,10 @@ class TaskStreams:
         self.base_size = first.ob_size
         self.ob_size = self.base_size + (self.n if self.rule_inputs else 0)
         self.n_actions = first.n_actions
-        self._bounds: tuple[int, int] | None = None  # length_bounds(), once asked
-        self._mean = 0.0
+        # the tasks' timing is fixed once built: length bounds and mean length computed once
+        bounds = [t.length_bounds() for t in self.tasks]
+        self._bounds = (min(b[0] for b in bounds), max(b[1] for b in bounds))
+        self._mean = float(np.mean([sum(b) / 2 for b in bounds]))
 
     @staticmethod
     def _build(tasks, convention, dt, dim_ring, sigma, timing) -> list[Task]:
@@ -124,15 +126,10 @@ class TaskStreams:
     def length_bounds(self) -> tuple[int, int]:
         """(min, max) trial length over the tasks, in steps (computed once: the tasks' timing is
         fixed when the streams are built)."""
-        if self._bounds is None:
-            b = [t.length_bounds() for t in self.tasks]
-            self._bounds = (min(x[0] for x in b), max(x[1] for x in b))
-            self._mean = float(np.mean([sum(x) / 2 for x in b]))
         return self._bounds
 
     def mean_length_estimate(self) -> float:
         """Rough mean trial length (midpoint of each task's bounds, averaged)."""
-        self.length_bounds()
         return self._mean
 
     # ------------------------------------------------------------------------------ state

@@ -497,7 +497,7 @@ def test_dataset_iteration_and_max_batch():
 def test_rewound_state_reuses_the_last_state_only_when_it_is_the_same(tasks, kwargs):
     """state_dict() keeps its stream part, and state_dict(rewind=1) after the next batch reuses
     it unless a refill came between: the values always equal a fresh computation (a twin that
-    never calls state_dict()), through many refills and a load_state_dict."""
+    never calls state_dict()), through many refills and after a load_state_dict."""
     kwargs = {"batch_size": 6, "seq_len": 40, "seed": 4, **kwargs}
     asks, fresh = Batches(tasks, **kwargs), Batches(tasks, **kwargs)
     for i in range(30):
@@ -507,7 +507,7 @@ def test_rewound_state_reuses_the_last_state_only_when_it_is_the_same(tasks, kwa
             assert a.keys() == b.keys()
             for key in a:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key}, rewind {rewind}")
-        if i == 20:  # a restored stream must not answer from the state cached before the load
+        if i == 20:  # both restored mid-stream; the cache is dropped with the old cutter
             saved = fresh.state_dict(rewind=1)
             asks.load_state_dict(saved)
             fresh.load_state_dict(saved)

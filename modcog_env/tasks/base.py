@@ -321,7 +321,7 @@ class Task:
         raise NotImplementedError
 
     def _render(
-        self, ob: np.ndarray, lat: Latents, start: dict, stop: dict, keys: rng.Keys
+        self, canvas: Canvas, lat: Latents, start: dict, stop: dict, keys: rng.Keys
     ) -> None:
         raise NotImplementedError
 
@@ -467,7 +467,8 @@ class Task:
         modality: np.ndarray | None = None,
         noise: str | None = None,
     ) -> None:
-        """Write every channel of the steps of ``period`` in one 1-D scatter of whole rows.
+        """Write every channel of the steps of ``period`` in one 1-D scatter of whole rows (or,
+        on a recording canvas, record each trial's row and noise stream for the compiled painter).
 
         Channel 0 gets the fixation input (1 before the decision period, 0 in it); the rings get
         ``pattern`` ([B, 2N], or [B, N] shown on ring ``modality`` [B]); ``noise`` adds
