@@ -9,8 +9,8 @@ dispatches many small torch operations).
 
 A slot is reused only once no array handed out from it (nor a view of one, nor a tensor made with
 ``torch.from_numpy``) is referenced any more, so a returned batch is never written again, as with
-the synchronous path; when the consumer holds every slot, a new one is made. The worker records
-``state_dict()`` and ``state_dict(rewind=1)`` right after each batch, as the thread producer does.
+the synchronous path; when the consumer holds every slot, a new one is made. The worker records a
+``Batches.mark()`` right after each batch, as the thread producer does, and sends it along.
 
 The worker is started with the ``spawn`` method, so the main module must be importable without
 side effects (the usual ``if __name__ == "__main__":`` guard of multiprocessing).
@@ -101,7 +101,7 @@ def _next_slot(free: Any, parent: int) -> str | None:
 
 def _worker_main(payload: bytes, free: Any, out: Any, left: int | None, folder: str) -> None:
     """The worker process: make batches into the slots named on ``free`` until ``left`` are made
-    or a ``None`` arrives; put (slot, layout, inline arrays, states) on ``out``. If the parent
+    or a ``None`` arrives; put (slot, layout, inline arrays, mark) on ``out``. If the parent
     dies, remove the slot ``folder`` and exit."""
     from agents.prefetch import batch_arrays
 
@@ -118,24 +118,24 @@ def _worker_main(payload: bytes, free: Any, out: Any, left: int | None, folder: 
                 return
             arrays = batch_arrays(batches)
             made += 1
-            states = (batches.state_dict(), batches.state_dict(rewind=1))
+            mark = batches.mark()
             metas, total = _layout(arrays)
             if slot not in maps:
                 maps[slot] = _open_slot(slot)
             if total > len(maps[slot]):  # too big for the slot (a long trial): pickled instead
-                out.put((slot, None, arrays, states))
+                out.put((slot, None, arrays, mark))
                 continue
             for view, a in zip(_views(maps[slot], metas), arrays, strict=True):
                 if a is not None:
                     np.copyto(view, a)
-            out.put((slot, metas, None, states))
+            out.put((slot, metas, None, mark))
     except BaseException as exc:  # noqa: BLE001 - handed to the consumer
         out.put(_WorkerError(exc))
 
 
 class WorkerProducer:
     """Runs the producer of :class:`agents.prefetch.BatchSource` in a worker process: ``get()``
-    returns the next (arrays, states) record, ``close()`` stops the worker and removes the slot
+    returns the next (arrays, mark) record, ``close()`` stops the worker and removes the slot
     files (arrays still held stay valid). ``ahead``: slots beyond the two the consumer may hold;
     ``left``: at most that many batches are made (None: no limit)."""
 
@@ -178,7 +178,7 @@ class WorkerProducer:
             del self._held[slot]
             self._free.put(slot)
 
-    def get(self) -> tuple[tuple, tuple[dict, dict]]:
+    def get(self) -> tuple[tuple, Any]:
         self._release()
         if len(self._held) == len(self._slots):  # the consumer holds every slot: one more
             self._free.put(self._new_slot())
@@ -192,13 +192,13 @@ class WorkerProducer:
                                        f"{self._proc.exitcode}) without a batch") from None
         if isinstance(item, _WorkerError):
             raise item.exc
-        slot, metas, inline, states = item
+        slot, metas, inline, mark = item
         if inline is not None:
             self._free.put(slot)
-            return inline, states
+            return inline, mark
         arrays = _views(self._slots[slot], metas)
         self._held[slot] = list(arrays)  # not the tuple handed out: holding that counts as a use
-        return arrays, states
+        return arrays, mark
 
     def close(self) -> None:
         """Stop the worker (it finishes the batch it is making) and remove the slot files."""

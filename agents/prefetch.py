@@ -12,10 +12,10 @@ GIL shared, no copy on the consumer's side). The producer only calls the ``Batch
 was) and never touches torch's or numpy's global RNGs, so the batches and their order are exactly
 those of the synchronous path.
 
-Checkpoints: the producer records ``Batches.state_dict()`` and ``state_dict(rewind=1)`` right
-after making each batch, and the source hands out the records of the last batch *consumed*;
-:meth:`BatchSource.state_dict` thus equals, value for value, what ``Batches.state_dict`` says in
-the synchronous path, however far ahead the producer is.
+Checkpoints: the producer records a ``Batches.mark()`` right after making each batch (a few small
+copies), and :meth:`BatchSource.state_dict` turns the mark of the last batch *consumed* into a
+state (``Batches.state_dict_at``) only when asked; it thus equals, value for value, what
+``Batches.state_dict`` says in the synchronous path, however far ahead the producer is.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from modcog_env import Batches
+from modcog_env.batches import StreamMark
 
 
 def batch_arrays(batches: Batches) -> tuple[np.ndarray | None, ...]:
@@ -76,9 +77,8 @@ class BatchSource:
         self._queue: queue.Queue | None = None
         self._stop = threading.Event()
         self.wait_s = 0.0  # seconds next() spent waiting for the producer (benchmarks)
-        # records of the last consumed batch: state_dict() and state_dict(rewind=1) taken right
-        # after it was made (None: no batch consumed yet)
-        self._states: tuple[dict[str, Any], dict[str, Any]] | None = None
+        # Batches.mark() taken right after the last consumed batch was made (None: none yet)
+        self._mark: StreamMark | None = None
 
     # ------------------------------------------------------------------------------ consumer
     def next(self) -> tuple[np.ndarray, ...]:
@@ -101,19 +101,19 @@ class BatchSource:
         if isinstance(item, BaseException):
             self.close()
             raise item
-        arrays, self._states = item
+        arrays, self._mark = item
         self.consumed += 1
         return arrays
 
     def state_dict(self, rewind: int = 0) -> dict[str, Any]:
         """``Batches.state_dict(rewind)`` as of the consumed batches (rewind 0 or 1)."""
-        if not self.ahead or self._states is None:  # nothing made ahead of the consumer
+        if not self.ahead or self._mark is None:  # nothing made ahead of the consumer
             if self._thread is not None or self._worker is not None:  # started, none consumed
                 raise RuntimeError("state_dict before the first batch of a running producer")
             return self.batches.state_dict(rewind=rewind)
         if rewind not in (0, 1):
             raise ValueError(f"rewind={rewind!r} must be 0 or 1")
-        return self._states[rewind]
+        return self.batches.state_dict_at(self._mark, rewind)
 
     def close(self) -> None:
         """Stop the producer and wait for it (it finishes the batch it is making)."""
@@ -151,8 +151,7 @@ class BatchSource:
             while not self._stop.is_set() and (left is None or made < left):
                 arrays = batch_arrays(self.batches)
                 made += 1
-                states = (self.batches.state_dict(), self.batches.state_dict(rewind=1))
-                self._put((arrays, states))
+                self._put((arrays, self.batches.mark()))
         except BaseException as exc:  # handed to the consumer
             self._put(exc)
 

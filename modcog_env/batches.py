@@ -83,6 +83,22 @@ class StreamWindow:
     c_mask: np.ndarray | None = None  # float32 [..., K] cost mask (targets="regression")
 
 
+@dataclass(frozen=True, eq=False)
+class StreamMark:
+    """Where a :class:`Batches` stood after ``batches_made`` batches (:meth:`Batches.mark`):
+    the stream state (copies) and, in stream mode, the cutter's ``(head, extent, trials, task
+    row)`` (:meth:`_StreamCutter.position_record`; None in trial mode); ``rewind``: the same
+    one batch earlier, as ``state_dict(rewind=1)`` sees it (None before the first batch).
+    Picklable."""
+
+    batches_made: int
+    position: np.ndarray  # int64 [B]
+    prev: np.ndarray  # int64 [B]
+    counts: np.ndarray  # int64 [B, n_tasks]
+    block: tuple | None
+    rewind: StreamMark | None = None
+
+
 class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
@@ -344,36 +360,19 @@ class _StreamCutter:
 
     def compact_state(self, state, head: int) -> dict[str, np.ndarray]:
         """What determines the windows from block position ``head`` on (see
-        :meth:`Batches.state_dict`): per row the stream state after the trial that holds step
-        ``head`` ("head trial"), that trial's task and its steps left from ``head`` on (0: the
-        row has nothing unread; the stream state is then the current one). Computed from the
-        table of trial starts (:attr:`trials`), not by scanning the block."""
-        position, prev, counts = state.position.copy(), state.prev.copy(), state.counts.copy()
-        remaining = np.zeros(self.rows, np.int64)
-        head_task = np.full(self.rows, -1, np.int64)
+        :meth:`Batches.state_dict`), from the current stream ``state`` and block; see
+        :func:`_compact_state`."""
+        return _compact_state(state.position, state.prev, state.counts,
+                              *self.position_record(head))
+
+    def position_record(self, head: int) -> tuple:
+        """(head, extent, trials, task row at ``head``): the block's part of
+        :func:`_compact_state`'s inputs. The extent and the trials table are replaced by a
+        refill, never written, so the record stays valid (and picklable) after later refills;
+        the task row is a copy (None when no row reaches ``head``)."""
         has = self.extent > head
-        if has.any():
-            row, start, task = self.trials
-            after = start > head  # trials that start after the head trial
-            row, start, task = row[after], start[after], task[after]
-            n = counts.shape[1]
-            n_after = np.bincount(row, minlength=self.rows)
-            later = np.bincount(row * n + task, minlength=self.rows * n).reshape(self.rows, n)
-            # each row's first start after head: the smallest key row * span + start of the row
-            span = int(self.extent.max()) + 1
-            key = np.sort(row * span + start)
-            r = np.arange(self.rows)
-            at = np.minimum(np.searchsorted(key, r * span), max(key.size - 1, 0))
-            nxt = key[at] - r * span if key.size else np.full(self.rows, -1)
-            found = (nxt > head) & (nxt < span)
-            first = np.where(found, nxt - head, self.extent - head)
-            head_task[has] = self.block["task"][head, has]
-            remaining[has] = first[has]
-            position[has] = state.position[has] - n_after[has]  # the trial after the head trial
-            prev[has] = head_task[has]
-            counts[has] = state.counts[has] - later[has]
-        return {"position": position, "prev": prev, "counts": counts, "head_task": head_task,
-                "remaining": remaining}
+        row = self.block["task"][head].copy() if has.any() else None
+        return head, self.extent, self.trials, row
 
     def restore(self, state, saved: Mapping[str, np.ndarray]) -> None:
         """Inverse of :meth:`compact_state`: set ``state`` (in place) to the stream state after
@@ -410,6 +409,46 @@ class _StreamCutter:
             out = {k: v[h : h + seq_len] for k, v in self.block.items()}
         self.head += seq_len
         return StreamWindow(**out)
+
+
+def _compact_state(position: np.ndarray, prev: np.ndarray, counts: np.ndarray, head: int,
+                   extent: np.ndarray, trials: tuple, task_row: np.ndarray | None
+                   ) -> dict[str, np.ndarray]:
+    """The stream part of a state dict at block position ``head``: per row the stream state
+    after the trial that holds step ``head`` ("head trial"), that trial's task and its steps left
+    from ``head`` on (0: the row has nothing unread; the stream state is then the given one).
+
+    ``position``, ``prev``, ``counts``: the stream state after every trial in the block;
+    ``extent`` int64 [B]: steps per row; ``trials``: the cutter's table of trial starts (row,
+    start, task) at or after the head; ``task_row`` int64 [B]: the block's task field at
+    ``head``. Computed from the table, not by scanning the block; the inputs are not written."""
+    rows = extent.size
+    position, prev, counts = position.copy(), prev.copy(), counts.copy()
+    remaining = np.zeros(rows, np.int64)
+    head_task = np.full(rows, -1, np.int64)
+    has = extent > head
+    if has.any():
+        row, start, task = trials
+        after = start > head  # trials that start after the head trial
+        row, start, task = row[after], start[after], task[after]
+        n = counts.shape[1]
+        n_after = np.bincount(row, minlength=rows)
+        later = np.bincount(row * n + task, minlength=rows * n).reshape(rows, n)
+        # each row's first start after head: the smallest key row * span + start of the row
+        span = int(extent.max()) + 1
+        key = np.sort(row * span + start)
+        r = np.arange(rows)
+        at = np.minimum(np.searchsorted(key, r * span), max(key.size - 1, 0))
+        nxt = key[at] - r * span if key.size else np.full(rows, -1)
+        found = (nxt > head) & (nxt < span)
+        first = np.where(found, nxt - head, extent - head)
+        head_task[has] = task_row[has]
+        remaining[has] = first[has]
+        position[has] -= n_after[has]  # the trial after the head trial
+        prev[has] = head_task[has]
+        counts[has] -= later[has]
+    return {"position": position, "prev": prev, "counts": counts, "head_task": head_task,
+            "remaining": remaining}
 
 
 _SEGMENT_TYPES = {"trial": np.int64, "start": np.int64, "stop": np.int64, "state": np.uint64,
@@ -559,8 +598,6 @@ class Batches:
         )
         self.batches_made = 0
         self._before = None  # trial mode: the stream state before the last batch (rewind)
-        # stream mode: ((batches made, refills), compact state) of the last state_dict()
-        self._stream_state: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     def state_dict(self, rewind: int = 0) -> dict[str, Any]:
         """The stream position as the few numbers that determine every later batch.
@@ -571,33 +608,55 @@ class Batches:
         regenerated on load, as trials are pure functions of (seed, index)). Plus ``seed``,
         ``stream_ids``, ``mode``, ``seq_len`` and ``batches_made``, checked on load. Every value
         is an int or an int64 array. ``rewind=1`` gives the state before the last batch (the
-        trainer saves the last finite state of a diverged run with it; the previous call's
-        result is reused when no refill came between). Needs the trial source to be a
-        :class:`~modcog_env.streams.TaskStreams`.
+        trainer saves the last finite state of a diverged run with it). :meth:`mark` and
+        :meth:`state_dict_at` give the same numbers for a moment recorded earlier. Needs the
+        trial source to be a :class:`~modcog_env.streams.TaskStreams`.
         """
         if not hasattr(self.streams, "sample_parts"):
             raise TypeError(f"state_dict needs a TaskStreams source, not {type(self.streams)}")
-        if rewind not in (0, 1) or rewind > self.batches_made:
-            raise ValueError(f"rewind={rewind!r} must be 0 or 1 (and <= batches_made)")
+        return self.state_dict_at(self.mark(), rewind)
+
+    def mark(self) -> StreamMark:
+        """A cheap record of where the streams stand now (small copies, no block), from which
+        :meth:`state_dict_at` gives what :meth:`state_dict` would give now, at any later time
+        and from any thread: the background producers of ``agents.prefetch`` record one per
+        batch and compute a state only when a checkpoint asks for it."""
+        st, made = self.state, self.batches_made
+        position, prev, counts = st.position.copy(), st.prev.copy(), st.counts.copy()
+        if self.mode == "stream":
+            head = self.cutter.head
+            # one window back in the current block (not there yet right after a load)
+            rewind = (StreamMark(made - 1, position, prev, counts,
+                                 self.cutter.position_record(head - self.seq_len))
+                      if made and head >= self.seq_len else None)
+            return StreamMark(made, position, prev, counts, self.cutter.position_record(head),
+                              rewind)
+        before = self._before
+        rewind = (StreamMark(made - 1, before.position.copy(), before.prev.copy(),
+                             before.counts.copy(), None) if made and before is not None else None)
+        return StreamMark(made, position, prev, counts, None, rewind)
+
+    def state_dict_at(self, mark: StreamMark, rewind: int = 0) -> dict[str, Any]:
+        """:meth:`state_dict` (``rewind`` 0 or 1) as it was when ``mark`` was taken, by this
+        ``Batches`` or a copy of it (e.g. in a worker process). Reads only the mark and settings
+        that do not change, so it may run while another thread makes batches."""
+        if not hasattr(self.streams, "sample_parts"):
+            raise TypeError(f"state_dict needs a TaskStreams source, not {type(self.streams)}")
+        if not isinstance(mark, StreamMark):
+            raise ValueError(f"mark={mark!r} must be a StreamMark from Batches.mark()")
+        if rewind not in (0, 1) or (rewind and mark.rewind is None):
+            raise ValueError(f"rewind={rewind!r} must be 0 or 1 (1 needs a batch made since the "
+                             "start or the last load_state_dict)")
+        if rewind:
+            mark = mark.rewind
         out: dict[str, Any] = {"mode": self.mode, "seed": int(self.seed),
                                "seq_len": int(self.seq_len), "stream_ids": self.stream_ids.copy(),
-                               "batches_made": self.batches_made - rewind}
-        if self.mode == "stream":
-            # the stream part at the current head is kept: state_dict(rewind=1) after the next
-            # batch reuses it unless a refill came between (which re-bases the block; the
-            # background producers ask for both after every batch)
-            at = (self.batches_made - rewind, self.cutter.refills)
-            if self._stream_state is not None and self._stream_state[0] == at:
-                out.update({k: v.copy() for k, v in self._stream_state[1].items()})
-                return out
-            part = self.cutter.compact_state(self.state, self.cutter.head
-                                             - rewind * self.seq_len)
-            if not rewind:
-                self._stream_state = (at, {k: v.copy() for k, v in part.items()})
-            out.update(part)
+                               "batches_made": mark.batches_made}
+        if mark.block is not None:
+            out.update(_compact_state(mark.position, mark.prev, mark.counts, *mark.block))
         else:
-            st = self._before if rewind else self.state
-            out.update(position=st.position.copy(), prev=st.prev.copy(), counts=st.counts.copy())
+            out.update(position=mark.position.copy(), prev=mark.prev.copy(),
+                       counts=mark.counts.copy())
         return out
 
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:

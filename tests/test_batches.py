@@ -9,6 +9,7 @@ loss-weight definitions of TASKS.md §2.4, never read back from the batch code.
 from __future__ import annotations
 
 import math
+import pickle
 import re
 
 import gymnasium as gym
@@ -491,24 +492,46 @@ def test_dataset_iteration_and_max_batch():
 @pytest.mark.parametrize(
     ("tasks", "kwargs"),
     [("20-cog", {"prefetch": 1, "seq_len": 17}), ("mod-cog-82", {"prefetch": 2}),
-     ("dlygoseqr", {"seq_len": 11, "prefetch": 1})],
-    ids=["20-cog-p1", "mod-cog-82", "short-windows"],
+     ("dlygoseqr", {"seq_len": 11, "prefetch": 1}), ("20-cog", {"mode": "trial"})],
+    ids=["20-cog-p1", "mod-cog-82", "short-windows", "trial-mode"],
 )
-def test_rewound_state_reuses_the_last_state_only_when_it_is_the_same(tasks, kwargs):
-    """state_dict() keeps its stream part, and state_dict(rewind=1) after the next batch reuses
-    it unless a refill came between: the values always equal a fresh computation (a twin that
-    never calls state_dict()), through many refills and after a load_state_dict."""
+def test_marks_give_the_state_of_their_moment_later(tasks, kwargs):
+    """state_dict_at(mark, rewind) equals the state_dict(rewind) taken when the mark was taken,
+    even when it is asked many refills later or from a pickled copy (as a worker process sends
+    it), and across a load_state_dict; a state from a mark resumes the same batches."""
     kwargs = {"batch_size": 6, "seq_len": 40, "seed": 4, **kwargs}
-    asks, fresh = Batches(tasks, **kwargs), Batches(tasks, **kwargs)
+    data = Batches(tasks, **kwargs)
+    marks, states = [data.mark()], [(data.state_dict(), None)]
     for i in range(30):
-        next(asks), next(fresh)
-        for rewind in (1, 0):
-            a, b = asks.state_dict(rewind=rewind), fresh.state_dict(rewind=rewind)
-            assert a.keys() == b.keys()
-            for key in a:
-                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{key}, rewind {rewind}")
-        if i == 20:  # both restored mid-stream; the cache is dropped with the old cutter
-            saved = fresh.state_dict(rewind=1)
-            asks.load_state_dict(saved)
-            fresh.load_state_dict(saved)
-        fresh._stream_state = None  # keep the twin uncached
+        next(data)
+        marks.append(pickle.loads(pickle.dumps(data.mark())) if i % 2 else data.mark())
+        states.append((data.state_dict(), data.state_dict(rewind=1)))
+        if i == 20:  # restored mid-stream: the marks taken before stay valid
+            refills = data.cutter.refills if data.mode == "stream" else 0
+            data.load_state_dict(states[-2][0])
+            marks.append(data.mark())
+            states.append((data.state_dict(), None))
+    if data.mode == "stream":
+        assert refills + data.cutter.refills >= 4  # the marks span several refills
+    for k, (mark, (state, rewound)) in enumerate(zip(marks, states, strict=True)):
+        assert _same(data.state_dict_at(mark), state), k
+        if rewound is None:
+            with pytest.raises(ValueError, match="rewind=1"):
+                data.state_dict_at(mark, rewind=1)
+        else:
+            assert _same(data.state_dict_at(mark, rewind=1), rewound), k
+    # a state from a mark resumes the same batches as the stream that made it
+    resumed = Batches(tasks, **kwargs)
+    resumed.load_state_dict(data.state_dict_at(marks[10], rewind=1))
+    twin = Batches(tasks, **kwargs)
+    for _ in range(9):
+        next(twin)
+    for _ in range(3):
+        for x, y in zip(next(resumed), next(twin), strict=True):
+            np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="mark="):
+        data.state_dict_at(state)
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
