@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 LOSSES = ("ce", "eg", "lsq")  # agents.losses
 # int fields and their lower bounds (validation here, argparse types in agents.cli)
-POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring")
+POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring",
+                 "paint_threads")
 NONNEGATIVE_INTS = ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
                     "num_threads", "seed", "eval_seed", "mask_seed", "prefetch_batches")
 
@@ -94,6 +95,8 @@ class TrainConfig:
     # a whole sampling round while the steps of the previous one run
     prefetch_batches: int = 8  # batches made ahead while the step runs (0: synchronous)
     prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
+    # >1 pays where the training step leaves CPU cores idle (a GPU step); never changes a batch
+    paint_threads: int = 1  # threads that paint each refill of stream batches (compiled painter)
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):
@@ -204,6 +207,7 @@ RESUMABLE_CHANGES = frozenset({
     "steps", "eval_interval", "eval_trials", "eval_seed", "criterion", "criterion_metric",
     "log_interval", "ckpt_interval", "save_best", "out_dir", "resume", "overwrite", "progress",
     "num_threads", "device", "max_loss", "kernel", "prefetch_batches", "prefetch_process",
+    "paint_threads",
 })
 
 

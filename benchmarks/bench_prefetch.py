@@ -10,7 +10,8 @@ Each step takes its batch from :class:`agents.prefetch.BatchSource` over the tra
 ``Trainer._next_batch`` does: ``torch.from_numpy`` of the four arrays), with ``ahead=0`` (the
 anchor: the synchronous path), ``ahead=1, 8`` (a background thread; 8 batches are one refill
 cycle of ``Batches``' default ``prefetch=8``, so the thread can work through a whole refill) and
-``8p`` (``process=True``: a worker process, batches handed over in shared memory).
+``8p`` (``process=True``: a worker process, batches handed over in shared memory); a suffix
+``tN`` paints each refill on N threads (``Batches(paint_threads=N)``, e.g. ``8t2``, ``8pt2``).
 
 Per contender: ms per step (wall), ms per step spent waiting in ``next()`` and the wait share =
 wait / step time (target for background data: <= 2%). Rounds are interleaved, ``--repeats`` of
@@ -87,24 +88,28 @@ def train_consumer(args: argparse.Namespace) -> Callable[[tuple], None]:
     return step
 
 
-def parse_producer(spec: str) -> tuple[int, bool]:
-    """``"8"`` -> (8, thread), ``"8p"`` -> (8, worker process)."""
+def parse_producer(spec: str) -> tuple[int, bool, int]:
+    """``"8"`` -> (8, thread, 1 paint thread), ``"8p"`` -> (8, worker process, 1),
+    ``"8t2"`` -> (8, thread, 2), ``"8pt2"`` -> (8, worker process, 2)."""
+    spec, _, threads = spec.partition("t")
     process = spec.endswith("p")
-    return int(spec[:-1] if process else spec), process
+    return int(spec[:-1] if process else spec), process, int(threads or 1)
 
 
 def producer_name(spec: str) -> str:
-    ahead, process = parse_producer(spec)
+    ahead, process, threads = parse_producer(spec)
+    painters = f", {threads} paint threads" if threads > 1 else ""
     if not ahead:
-        return "synchronous (ahead=0)"
-    return f"{'worker process' if process else 'thread'} (ahead={ahead})"
+        return f"synchronous (ahead=0{painters})"
+    return f"{'worker process' if process else 'thread'} (ahead={ahead}{painters})"
 
 
 def one_round(spec: str, consume: Callable[[tuple], None], steps: int, warmup: int, seed: int,
               args: argparse.Namespace) -> tuple[float, float]:
     """(ms per step, ms waited per step) over ``steps`` steps after ``warmup`` steps."""
-    batches = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=seed)
-    ahead, process = parse_producer(spec)
+    ahead, process, threads = parse_producer(spec)
+    batches = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=seed,
+                      paint_threads=threads)
     source = BatchSource(batches, ahead, process=process)
     try:
         for _ in range(warmup):
@@ -137,8 +142,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=10, help="untimed steps per round")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
     p.add_argument("--ahead", default="0,1,8,8p",
-                   help="BatchSource ahead values, suffix p: in a worker process (0 = anchor; "
-                        "8 = one refill cycle of Batches)")
+                   help="BatchSource ahead values, suffix p: in a worker process, suffix tN: N "
+                        "paint threads (0 = anchor; 8 = one refill cycle of Batches)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -184,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(text_table(["data path", "ms/step", "wait ms/step", "wait share", "speed-up vs sync",
                       "target", "status"], rows))
+    if any(parse_producer(a)[2] > 1 for a in aheads):
+        import numba
+
+        print(f"paint threads: numba threading layer {numba.threading_layer()!r}")
     print(f"\nat end: {load_average()}")
     return 0
 

@@ -123,8 +123,10 @@ class _StreamCutter:
         batch_first: bool,
         prefetch: int,
         regression: bool = False,
+        threads: int = 1,
     ) -> None:
         self.streams, self.rows, self.weights = streams, rows, weights
+        self.threads = threads  # of the compiled painter (stream_kernel.paint)
         self.regression = regression  # also cut the yang2019 arrays y and c_mask
         self.batch_first, self.prefetch = batch_first, prefetch
         self.block = self._empty(0)
@@ -308,7 +310,7 @@ class _StreamCutter:
             grace=math.ceil(YANG_GRACE_MS / first.dt - 1e-9),
             response_weight=YANG_RESPONSE_WEIGHT, base=streams.base_size,
             rule=streams.rule_inputs, segments=segments,
-            tables=_noise_tables(tuple(stds.tolist())))
+            tables=_noise_tables(tuple(stds.tolist())), threads=self.threads)
 
     def _write(self, block: dict, parts, rows: np.ndarray, offset: np.ndarray) -> None:
         """Scatter the real steps of ``parts`` into ``block``: step t of flat trial m goes to
@@ -503,6 +505,9 @@ class Batches:
     ``batch_first`` (default False: [L, B, D] like NeuroGym), ``output`` (``"numpy"``/``"torch"``),
     ``device``, ``pin_memory``, ``max_batches`` (stop iteration after that many; default never),
     ``prefetch`` (stream mode: windows generated per refill; changes speed, never content),
+    ``paint_threads`` (stream mode, compiled painter: threads that paint each refill, default 1;
+    more help where the training step leaves CPU cores idle, e.g. on a GPU; never changes
+    content),
     ``targets``: ``"class"`` (default; ``y`` is the int64 label) or ``"regression"``
     (``convention="yang2019"`` only): every batch is ``(x, y, c_mask)`` with Yang's float32
     target ``y`` [.., K] and cost mask ``c_mask`` [.., K] (K = 1 + dim_ring), in both modes
@@ -535,6 +540,7 @@ class Batches:
         max_batches: int | None = None,
         prefetch: int = 8,
         targets: str = "class",
+        paint_threads: int = 1,
     ) -> None:
         _check_positive_int(batch_size, "batch_size")
         if targets not in TARGETS:
@@ -542,6 +548,8 @@ class Batches:
         self.targets = targets
         _check_positive_int(prefetch, "prefetch")
         self.prefetch = prefetch
+        _check_positive_int(paint_threads, "paint_threads")
+        self.paint_threads = paint_threads
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not one of {MODES}")
         if mode == "stream":
@@ -595,6 +603,7 @@ class Batches:
             self.batch_first,
             self.prefetch,
             regression=self.targets == "regression",
+            threads=self.paint_threads,
         )
         self.batches_made = 0
         self._before = None  # trial mode: the stream state before the last batch (rewind)

@@ -15,11 +15,17 @@ four 16-bit quarters per word, as :meth:`~modcog_env.rng.Keys.normal`) and the s
 numba is imported, and the kernel compiled (a few seconds the first time; later processes load
 it from numba's cache), on the first call of :func:`available`; without numba, with
 ``MODCOG_ENV_COMPILED=0``, or if the kernel does not compile, the cutter uses its numpy painter.
+
+``Batches(paint_threads=n)`` splits the rows into n ranges painted by numba's threads (a second,
+``parallel=True`` build of the same kernel, compiled on first use): each row is written by one
+thread only, so the values are the same for any n. Worth it where the training step leaves CPU
+cores idle (a GPU step); next to a CPU training step it competes for the same cores.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from functools import lru_cache
 
@@ -27,160 +33,17 @@ import numpy as np
 
 WEIGHTS_ALL, WEIGHTS_DECISION, WEIGHTS_YANG = 0, 1, 2
 WEIGHT_MODES = {"all": WEIGHTS_ALL, "decision": WEIGHTS_DECISION, "yang": WEIGHTS_YANG}
+_PARALLEL_LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _kernel():
-    """The jitted painter (compiled on first use, cached on disk by numba)."""
-    import numba
+@lru_cache(maxsize=2)
+def _kernel(parallel: bool = False):
+    """The jitted painter (:mod:`modcog_env.stream_kernel_jit`, compiled on first use and cached
+    on disk by numba); ``parallel``: the build that splits the rows into ``parts`` ranges painted
+    by numba's threads."""
+    from . import stream_kernel_jit
 
-    golden = np.uint64(0x9E3779B97F4A7C15)
-    m1, m2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-    s30, s27, s31 = np.uint64(30), np.uint64(27), np.uint64(31)
-    s16, s32, s48, low16 = np.uint64(16), np.uint64(32), np.uint64(48), np.uint64(0xFFFF)
-    eps = 1e-9
-
-    i64, f32 = numba.int64[::1], numba.float32[::1]
-    signature = numba.void(
-        numba.float32[:, ::1], i64, numba.boolean[::1], f32, i64, numba.boolean[::1],  # block
-        numba.int64, i64, i64, i64,  # rows, avail, extent, trial_rows
-        i64, i64, i64, i64, numba.boolean[::1], i64, i64,  # offset .. task
-        numba.int64, numba.float64, numba.boolean, numba.int64, numba.int64,  # .. grace
-        numba.float64, numba.int64, numba.boolean,  # response_weight, base, rule
-        i64, i64, i64, numba.float32[:, ::1], numba.uint64[::1], i64, i64, i64,  # segments
-        numba.float32[:, ::1],  # tables
-    )
-
-    # compiled when _kernel is first called (one signature, so a failure shows up there), and
-    # cached on disk by numba
-    @numba.njit(signature, nogil=True, cache=True)
-    def paint(ob, label, decision, weight, task_f, trial_start, rows, avail, extent, trial_rows,
-              offset, length, dec, response, go, seq, task, dim_ring, dt, wrap, weights, grace,
-              response_weight, base, rule, seg_trial, seg_start, seg_stop, seg_row, seg_state,
-              seg_width, seg_offset, seg_table, tables):
-        d, n_trials, n_segs = ob.shape[1], offset.size, seg_trial.size
-        flat_tables = tables.reshape(-1)
-        # each trial's segments by start: seg_order[seg_first[m] : seg_first[m + 1]]
-        seg_first = np.zeros(n_trials + 1, np.int64)
-        most = 0
-        for k in range(n_segs):
-            seg_first[seg_trial[k] + 1] += 1
-            most = max(most, seg_width[k])
-        for m in range(n_trials):
-            seg_first[m + 1] += seg_first[m]
-        fill = seg_first[:-1].copy()
-        seg_order = np.empty(n_segs, np.int64)
-        for k in range(n_segs):
-            m = seg_trial[k]
-            i = fill[m]
-            fill[m] += 1
-            while i > seg_first[m] and seg_start[seg_order[i - 1]] > seg_start[k]:
-                seg_order[i] = seg_order[i - 1]  # insertion sort (a trial has a few segments)
-                i -= 1
-            seg_order[i] = k
-        buf = np.empty(most + 8, np.float32)  # the noise draws of one step
-        cur = np.zeros(rows, np.int64)  # per row: its trial at the current position
-        nxt = np.zeros(rows, np.int64)  # and that trial's first segment not yet ended
-        lo, hi = extent.max(), 0
-        m = 0
-        for r in range(rows):  # trials are sorted by row: the first one of each row
-            lo, hi = min(lo, avail[r]), max(hi, extent[r])
-            while m < n_trials and trial_rows[m] < r:
-                m += 1
-            cur[r], nxt[r] = m, seg_first[min(m, n_trials)]
-        # per row: the current run (steps sharing a trial and a segment or its absence) ends
-        # before position run_end[r]; run_k[r] its segment (-1: none)
-        run_end = avail.copy()
-        run_k = np.full(rows, -1, np.int64)
-        for pos in range(lo, hi):  # block order: position, then row (sequential writes)
-            for r in range(rows):
-                if pos < avail[r] or pos >= extent[r]:
-                    continue
-                m = cur[r]
-                if pos >= run_end[r]:  # a new run: find its trial and segment
-                    while pos >= offset[m] + length[m]:
-                        m += 1
-                        nxt[r] = seg_first[m]
-                    cur[r] = m
-                    t = pos - offset[m]
-                    i = nxt[r]
-                    while i < seg_first[m + 1] and seg_stop[seg_order[i]] <= t:
-                        i += 1
-                    nxt[r] = i
-                    k = -1
-                    stop = length[m]
-                    if i < seg_first[m + 1]:
-                        if seg_start[seg_order[i]] <= t:
-                            k = seg_order[i]
-                            stop = seg_stop[k]
-                        else:
-                            stop = seg_start[seg_order[i]]
-                    run_k[r], run_end[r] = k, offset[m] + stop
-                o = offset[m]
-                k = run_k[r]
-                t = pos - o
-                it = pos * rows + r
-                dm, tk = dec[m], task[m]
-                after = t >= dm
-                lab = 0
-                if after and go[m]:
-                    resp = response[m]
-                    if seq[m] != 0:
-                        resp += seq[m] * np.int64(np.floor(max(t - dm, 0) * dt / 100.0 + eps))
-                    lab = (resp + 1) % dim_ring if wrap else 1 + resp % dim_ring
-                label[it] = lab
-                decision[it] = after
-                if weights == 0:
-                    weight[it] = 1.0
-                elif weights == 1:
-                    weight[it] = 1.0 if after else 0.0
-                else:
-                    yw = response_weight if after else 1.0
-                    if t < grace or (after and t < dm + grace):
-                        yw = 0.0
-                    weight[it] = yw
-                task_f[it] = tk
-                trial_start[it] = t == 0
-                if k < 0:  # no period shown: the fixation input before the decision period
-                    ob[it, 0] = 0.0 if after else 1.0
-                    for c in range(1, d):
-                        ob[it, c] = 0.0
-                else:
-                    width = seg_width[k]
-                    if width:  # noise draws j0 ..: draw j is quarter j % 4 of word j // 4
-                        j0 = (t - seg_start[k]) * width
-                        w0 = j0 >> 2
-                        x = seg_state[k] + np.uint64(w0) * golden
-                        tab = seg_table[k] << 16
-                        for at in range(0, 4 * (((j0 + width - 1) >> 2) + 1 - w0), 4):
-                            x += golden  # word w0 + at // 4 of the stream: a Weyl step
-                            z = x ^ (x >> s30)
-                            z *= m1
-                            z ^= z >> s27
-                            z *= m2
-                            z ^= z >> s31
-                            buf[at] = flat_tables[tab + np.int64(z & low16)]
-                            buf[at + 1] = flat_tables[tab + np.int64((z >> s16) & low16)]
-                            buf[at + 2] = flat_tables[tab + np.int64((z >> s32) & low16)]
-                            buf[at + 3] = flat_tables[tab + np.int64(z >> s48)]
-                        lead, off = j0 & 3, seg_offset[k]
-                        if off == 0 and width == base:  # noise on every channel
-                            for c in range(base):
-                                ob[it, c] = seg_row[k, c] + buf[lead + c]
-                        else:
-                            for c in range(base):
-                                ob[it, c] = seg_row[k, c]
-                            for c in range(width):
-                                ob[it, off + c] += buf[lead + c]
-                    else:
-                        for c in range(base):
-                            ob[it, c] = seg_row[k, c]
-                    for c in range(base, d):
-                        ob[it, c] = 0.0
-                if rule:
-                    ob[it, base + tk] = 1.0
-
-    return paint
+    return stream_kernel_jit.compile_parallel() if parallel else stream_kernel_jit.paint_serial
 
 
 def available() -> bool:
@@ -207,11 +70,28 @@ def _compiles() -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
+def parallel_available() -> bool:
+    """True when the threaded painter compiled (``Batches(paint_threads > 1)``; compiled on the
+    first such request, then loaded from numba's cache). It needs a numba threading layer
+    (``tbb``, ``omp`` or the built-in ``workqueue``); if it fails to compile, this warns once and
+    such batches are painted on the calling thread (the same values)."""
+    if not available():
+        return False
+    try:
+        _kernel(parallel=True)
+    except Exception as err:  # noqa: BLE001 - any numba or LLVM failure: paint on one thread
+        warnings.warn(f"modcog_env: the threaded stream painter did not compile ({err!r}); "
+                      "batches are painted on one thread (same batches, slower)", stacklevel=3)
+        return False
+    return True
+
+
 def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
           avail: np.ndarray, extent: np.ndarray, trials: dict[str, np.ndarray], *,
           dim_ring: int, dt: float, wrap: bool, weights: int, grace: int,
           response_weight: float, base: int, rule: bool, segments: dict[str, np.ndarray],
-          tables: np.ndarray) -> None:
+          tables: np.ndarray, threads: int = 1) -> None:
     """Write every step of the flat trials into the time-major ``block`` (arrays [capacity, B,
     ...]: ``ob`` float32 [.., D], ``label``, ``decision``, ``weight``, ``task``,
     ``trial_start``), in memory order.
@@ -222,10 +102,12 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
     per rendered period of one trial, S in all): ``trial``, ``start``, ``stop`` (int64 [S]),
     ``row`` float32 [S, base], ``state`` uint64 [S] noise stream states, ``width`` (0: no
     noise), ``offset`` (first noisy channel), ``table`` (row of ``tables``, float32 [K, 65536]
-    scaled :func:`~modcog_env.rng.normal_table` s).
+    scaled :func:`~modcog_env.rng.normal_table` s). ``threads`` > 1: the rows are split into
+    that many ranges painted by numba's threads (the same values; see
+    :func:`parallel_available`).
     """
     ob = block["ob"]
-    _kernel()(ob.reshape(-1, ob.shape[2]), block["label"].reshape(-1),
+    args = (ob.reshape(-1, ob.shape[2]), block["label"].reshape(-1),
               block["decision"].reshape(-1), block["weight"].reshape(-1),
               block["task"].reshape(-1), block["trial_start"].reshape(-1), extent.size,
               avail, extent, rows, offset,
@@ -234,3 +116,11 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
               base, rule, segments["trial"], segments["start"], segments["stop"],
               segments["row"], segments["state"], segments["width"], segments["offset"],
               segments["table"], tables)
+    if threads <= 1 or not parallel_available():
+        _kernel()(*args, 1)
+        return
+    import numba
+
+    with _PARALLEL_LOCK:  # one parallel launch at a time (numba's workqueue layer needs it)
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # this thread's
+        _kernel(parallel=True)(*args, threads)

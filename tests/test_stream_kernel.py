@@ -45,14 +45,14 @@ def _segments(entries: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _paint(block, rows, offset, avail, extent, trials, segments, *, weights=0, dt=100.0,
-           wrap=False, std=0.5, rule=True):
+           wrap=False, std=0.5, rule=True, threads=1):
     stream_kernel.paint(
         block, np.asarray(rows, np.int64), np.asarray(offset, np.int64),
         np.asarray(avail, np.int64), np.asarray(extent, np.int64),
         {k: np.asarray(v, bool if k == "go" else np.int64) for k, v in trials.items()},
         dim_ring=N, dt=dt, wrap=wrap, weights=weights,
         grace=int(np.ceil(YANG_GRACE_MS / dt - 1e-9)), response_weight=YANG_RESPONSE_WEIGHT,
-        base=BASE, rule=rule, segments=segments, tables=_noise_tables((std,)),
+        base=BASE, rule=rule, segments=segments, tables=_noise_tables((std,)), threads=threads,
     )
 
 
@@ -83,10 +83,12 @@ def test_one_trial_every_channel_and_field():
         assert (block["ob"][outside] == -7.0).all() and (block["label"][outside] == -7).all()
 
 
-def test_ring_noise_and_partial_words():
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_ring_noise_and_partial_words(threads):
     """Noise on one ring only (width N at channel 1 + N), in a segment whose draws straddle
     64-bit words (N * steps is not a multiple of 4 per step boundary), over two rows with
-    trials back to back and a kept prefix (avail > 0) on row 1."""
+    trials back to back and a kept prefix (avail > 0) on row 1; on one thread, one per row, or
+    more threads than rows (an empty range)."""
     n_steps = 5
     ka, kb = rng.Keys(3, np.array([0])), rng.Keys(3, np.array([9]))
     rows_a = np.arange(BASE, dtype=np.float32) / 10
@@ -100,7 +102,8 @@ def test_ring_noise_and_partial_words():
               "go": [True, False, True], "seq": [0, 0, 0], "task": [0, 2, 1]}
     block = _block(12, 2)
     # trials 0, 1 on row 0 from position 0; trial 2 on row 1 from position 3 (3 kept steps)
-    _paint(block, [0, 0, 1], [0, n_steps, 3], [0, 3], [n_steps + 2, 9], trials, seg)
+    _paint(block, [0, 0, 1], [0, n_steps, 3], [0, 3], [n_steps + 2, 9], trials, seg,
+           threads=threads)
     za = ka.normal("a", 3 * n_steps, 0.5).reshape(n_steps, 3)
     zb = kb.normal("b", 3 * 3, 0.5).reshape(3, 3)
     expect_a = np.tile(rows_a, (n_steps, 1))
@@ -110,6 +113,8 @@ def test_ring_noise_and_partial_words():
     expect_b[:, 1:4] += zb
     np.testing.assert_array_equal(block["ob"][4:7, 1, :BASE], expect_b)
     assert (block["ob"][:3, 1] == -7.0).all()  # row 1's kept prefix is not rewritten
+    assert (block["ob"][n_steps + 2 :, 0] == -7.0).all()  # nor anything after row 0's extent
+    assert (block["ob"][9:, 1] == -7.0).all()
     assert block["label"][n_steps : n_steps + 2, 0].tolist() == [0, 0]  # no-go trial
     assert block["label"][8, 1] == 1 + 3 % N
 
@@ -155,7 +160,7 @@ def test_available_honours_the_switch_and_a_missing_numba(monkeypatch):
 def test_a_kernel_that_does_not_compile_warns_and_falls_back(monkeypatch):
     """numba present but the kernel failing to compile (say, an LLVM problem): one warning, and
     Batches paints with numpy, giving the same windows."""
-    def broken():
+    def broken(parallel=False):
         raise RuntimeError("no LLVM today")
 
     monkeypatch.setattr(stream_kernel, "_kernel", broken)
@@ -184,3 +189,53 @@ def test_switching_painters_mid_stream_changes_nothing():
         for field in ("ob", "label", "weight", "decision", "task", "trial_start"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
 
+
+
+@pytest.mark.parametrize(("tasks", "kwargs"), [
+    ("20-cog", {"batch_size": 7, "seq_len": 45}),
+    ("mod-cog-82", {"batch_size": 5, "seq_len": 30, "loss_weights": "yang", "batch_first": True,
+                    "prefetch": 4}),
+    ("dlygo", {"batch_size": 2, "seq_len": 20, "prefetch": 1}),
+])
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_threaded_painter_gives_the_same_windows(tasks, kwargs, threads):
+    """paint_threads splits each refill's rows over numba's threads: every field of every window
+    equals the one-thread painter's, also with more threads than rows."""
+    one = Batches(tasks, seed=5, **kwargs)
+    many = Batches(tasks, seed=5, paint_threads=threads, **kwargs)
+    assert stream_kernel.parallel_available()
+    for _ in range(12):
+        a, b = one.next_window(), many.next_window()
+        for field in ("ob", "label", "weight", "decision", "task", "trial_start"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    assert many.cutter.refills >= 2
+
+
+def test_threaded_painter_that_does_not_compile_warns_and_paints_on_one_thread(monkeypatch):
+    """A threaded build that fails to compile (no threading layer, say): one warning, and the
+    batches are painted on the calling thread, unchanged."""
+    serial = stream_kernel._kernel()
+
+    def no_threads(parallel=False):
+        if parallel:
+            raise RuntimeError("no threading layer")
+        return serial
+
+    monkeypatch.setattr(stream_kernel, "_kernel", no_threads)
+    stream_kernel.parallel_available.cache_clear()
+    try:
+        many = Batches("20-cog", batch_size=3, seq_len=25, seed=2, paint_threads=2)
+        with pytest.warns(UserWarning, match="threaded stream painter did not compile"):
+            first = many.next_window().ob.copy()
+        assert not stream_kernel.parallel_available()
+    finally:
+        stream_kernel.parallel_available.cache_clear()
+    monkeypatch.undo()
+    one = Batches("20-cog", batch_size=3, seq_len=25, seed=2)
+    np.testing.assert_array_equal(first, one.next_window().ob)
+
+
+def test_paint_threads_must_be_a_positive_int():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="paint_threads"):
+            Batches("20-cog", batch_size=2, seq_len=10, paint_threads=bad)

@@ -131,8 +131,9 @@ def test_training_is_identical_with_and_without_background_batches(tmp_path, bat
 
 
 def test_resume_with_background_batches_is_bit_identical(tmp_path):
+    """Also across a change of paint_threads (threads of the stream painter)."""
     straight = train(_cfg(tmp_path / "a", prefetch_batches=0))
-    train(_cfg(tmp_path / "b", steps=13, prefetch_batches=2))
+    train(_cfg(tmp_path / "b", steps=13, prefetch_batches=2, paint_threads=2))
     resumed = train(_cfg(tmp_path / "b", resume=True, prefetch_batches=1))
     for name, p in straight.model.state_dict().items():
         assert torch.equal(p, resumed.model.state_dict()[name]), name
