@@ -5,7 +5,8 @@ Four measurements, all in one process:
 1. P1, 20-Cog multitask stream batches (64 x 350, input noise on): ours
    ``modcog_env.Batches("20-cog", batch_size=64, seq_len=350, mode="stream")`` (default
    ``prefetch=8`` and ``prefetch=1``; and with the numpy painter in place of the compiled
-   ``modcog_env.stream_kernel``, to show what the kernel buys) against NeuroGym 2.3.1's
+   ``modcog_env.stream_kernel``, to show what the kernel buys; and with ``paint_threads=2``,
+   which paints on both cores of a 2-core machine) against NeuroGym 2.3.1's
    ``neurogym.Dataset(ScheduleEnvs([gym.make("yang19.<task>-v0", dt=100) for the 20 tasks],
    schedule=RandomSchedule(20), env_input=True), batch_size=64, seq_len=350)``, in ms per batch
    (target: ours >= 50x faster);
@@ -79,15 +80,17 @@ NGYM_PREFIX = "yang19."
 # ------------------------------------------------------------------------------------- P1
 def ours_stream(
     key: str, batch_size: int, seq_len: int, seed: int, prefetch: int, cycles: int,
-    compiled: bool = True,
+    compiled: bool = True, paint_threads: int = 1,
 ) -> tuple[Contender, dict]:
     """Our stream batches; a round covers ``cycles`` whole refill cycles (see module docstring).
-    ``compiled=False`` paints blocks with numpy passes instead of ``modcog_env.stream_kernel``.
+    ``compiled=False`` paints blocks with numpy passes instead of ``modcog_env.stream_kernel``;
+    ``paint_threads``: threads of the compiled painter (its CPU time counts every thread).
 
     Returns the contender and a dict that collects ``batches`` and ``refills`` over all rounds.
     """
     batches = modcog_env.Batches(
-        key, batch_size=batch_size, seq_len=seq_len, mode="stream", seed=seed, prefetch=prefetch
+        key, batch_size=batch_size, seq_len=seq_len, mode="stream", seed=seed, prefetch=prefetch,
+        paint_threads=paint_threads,
     )
     counts = {"batches": 0, "refills": 0, "ob_size": batches.ob_size}
     cutter = getattr(batches, "cutter", None)  # internal; only used to align rounds to refills
@@ -177,9 +180,10 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
     ours8, c8 = ours_stream("20-cog", b, length, seed, 8, args.cycles)
     ours1, c1 = ours_stream("20-cog", b, length, seed, 1, args.cycles_p1)
     ours_np, c_np = ours_stream("20-cog", b, length, seed, 8, args.cycles, compiled=False)
+    ours_t2, c_t2 = ours_stream("20-cog", b, length, seed, 8, args.cycles, paint_threads=2)
     ours82, c82 = ours_stream("mod-cog-82", b, length, seed, 8, args.cycles)
     contenders: dict[str, Contender] = {"ours": ours8, "ours_p1": ours1, "ours_np": ours_np,
-                                        "ours82": ours82}
+                                        "ours_t2": ours_t2, "ours82": ours82}
     ng = ngym_dataset(b, length, seed, args.ngym_batches)
     if ng is not None:
         contenders["ngym"] = ng
@@ -199,6 +203,7 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
         ("ours", "ours, prefetch=8 (default)", c8),
         ("ours_p1", "ours, prefetch=1", c1),
         ("ours_np", "ours, numpy painter, prefetch=8", c_np),
+        ("ours_t2", "ours, 2 paint threads (2 cores), prefetch=8", c_t2),
     ):
         r, rc = ratio(wall[name], ngw), ratio(cpu[name], ngc)
         fz = wall[floors[("zeros", d20)]]
