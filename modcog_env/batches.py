@@ -621,8 +621,6 @@ class Batches:
         :meth:`state_dict_at` give the same numbers for a moment recorded earlier. Needs the
         trial source to be a :class:`~modcog_env.streams.TaskStreams`.
         """
-        if not hasattr(self.streams, "sample_parts"):
-            raise TypeError(f"state_dict needs a TaskStreams source, not {type(self.streams)}")
         return self.state_dict_at(self.mark(), rewind)
 
     def mark(self) -> StreamMark:
@@ -640,9 +638,9 @@ class Batches:
                       if made and head >= self.seq_len else None)
             return StreamMark(made, position, prev, counts, self.cutter.position_record(head),
                               rewind)
-        before = self._before
-        rewind = (StreamMark(made - 1, before.position.copy(), before.prev.copy(),
-                             before.counts.copy(), None) if made and before is not None else None)
+        before = self._before  # a copy that next_trials replaces, never writes
+        rewind = (StreamMark(made - 1, before.position, before.prev, before.counts, None)
+                  if made and before is not None else None)
         return StreamMark(made, position, prev, counts, None, rewind)
 
     def state_dict_at(self, mark: StreamMark, rewind: int = 0) -> dict[str, Any]:

@@ -108,14 +108,14 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
     """
     ob = block["ob"]
     args = (ob.reshape(-1, ob.shape[2]), block["label"].reshape(-1),
-              block["decision"].reshape(-1), block["weight"].reshape(-1),
-              block["task"].reshape(-1), block["trial_start"].reshape(-1), extent.size,
-              avail, extent, rows, offset,
-              trials["length"], trials["dec"], trials["response"], trials["go"], trials["seq"],
-              trials["task"], dim_ring, float(dt), wrap, weights, grace, float(response_weight),
-              base, rule, segments["trial"], segments["start"], segments["stop"],
-              segments["row"], segments["state"], segments["width"], segments["offset"],
-              segments["table"], tables)
+            block["decision"].reshape(-1), block["weight"].reshape(-1),
+            block["task"].reshape(-1), block["trial_start"].reshape(-1), extent.size,
+            avail, extent, rows, offset,
+            trials["length"], trials["dec"], trials["response"], trials["go"], trials["seq"],
+            trials["task"], dim_ring, float(dt), wrap, weights, grace, float(response_weight),
+            base, rule, segments["trial"], segments["start"], segments["stop"],
+            segments["row"], segments["state"], segments["width"], segments["offset"],
+            segments["table"], tables)
     if threads <= 1 or not parallel_available():
         _kernel()(*args, 1)
         return

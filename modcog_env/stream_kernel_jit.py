@@ -6,6 +6,8 @@ when first asked for. Module-level functions and constants, so that numba's cach
 import numba
 import numpy as np
 
+from .stream_kernel import WEIGHTS_ALL, WEIGHTS_DECISION
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64: the Weyl step and the two multipliers
 M1, M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 S30, S27, S31 = np.uint64(30), np.uint64(27), np.uint64(31)
@@ -111,9 +113,9 @@ def paint_rows(r0, r1, ob, label, decision, weight, task_f, trial_start, rows, a
                 lab = (resp + 1) % dim_ring if wrap else 1 + resp % dim_ring
             label[it] = lab
             decision[it] = after
-            if weights == 0:
+            if weights == WEIGHTS_ALL:
                 weight[it] = 1.0
-            elif weights == 1:
+            elif weights == WEIGHTS_DECISION:
                 weight[it] = 1.0 if after else 0.0
             else:
                 yw = response_weight if after else 1.0

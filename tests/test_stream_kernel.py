@@ -198,17 +198,23 @@ def test_switching_painters_mid_stream_changes_nothing():
     ("dlygo", {"batch_size": 2, "seq_len": 20, "prefetch": 1}),
 ])
 @pytest.mark.parametrize("threads", [2, 3, 8])
-def test_threaded_painter_gives_the_same_windows(tasks, kwargs, threads):
+def test_threaded_painter_gives_the_same_windows(tasks, kwargs, threads, monkeypatch):
     """paint_threads splits each refill's rows over numba's threads: every field of every window
-    equals the one-thread painter's, also with more threads than rows."""
+    equals the one-thread painter's, also with more threads than rows (and the threaded build
+    is the one that painted every refill of ``many``)."""
     one = Batches(tasks, seed=5, **kwargs)
     many = Batches(tasks, seed=5, paint_threads=threads, **kwargs)
     assert stream_kernel.parallel_available()
+    built, launches = stream_kernel._kernel, []
+    monkeypatch.setattr(stream_kernel, "_kernel",
+                        lambda parallel=False: launches.append(parallel) or built(parallel))
     for _ in range(12):
         a, b = one.next_window(), many.next_window()
         for field in ("ob", "label", "weight", "decision", "task", "trial_start"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     assert many.cutter.refills >= 2
+    assert launches.count(True) == many.cutter.refills  # one threaded paint per refill of many
+    assert launches.count(False) == one.cutter.refills
 
 
 def test_threaded_painter_that_does_not_compile_warns_and_paints_on_one_thread(monkeypatch):

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from agents.prefetch import BatchSource  # noqa: E402
 from agents.training import TrainConfig, load_checkpoint, read_log, train  # noqa: E402
-from modcog_env import Batches  # noqa: E402
+from modcog_env import Batches, stream_kernel  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -130,10 +130,16 @@ def test_training_is_identical_with_and_without_background_batches(tmp_path, bat
                     else v == cb["data"][key]), key
 
 
-def test_resume_with_background_batches_is_bit_identical(tmp_path):
-    """Also across a change of paint_threads (threads of the stream painter)."""
+def test_resume_with_background_batches_is_bit_identical(tmp_path, monkeypatch):
+    """Also across a change of paint_threads (threads of the stream painter): the first half
+    paints on threads, the straight run and the resumed half on one."""
     straight = train(_cfg(tmp_path / "a", prefetch_batches=0))
+    built, launches = stream_kernel._kernel, []
+    monkeypatch.setattr(stream_kernel, "_kernel",
+                        lambda parallel=False: launches.append(parallel) or built(parallel))
     train(_cfg(tmp_path / "b", steps=13, prefetch_batches=2, paint_threads=2))
+    assert launches and all(launches)  # the trainer passed paint_threads on to its Batches
+    monkeypatch.undo()
     resumed = train(_cfg(tmp_path / "b", resume=True, prefetch_batches=1))
     for name, p in straight.model.state_dict().items():
         assert torch.equal(p, resumed.model.state_dict()[name]), name
