@@ -97,6 +97,8 @@ class TrainConfig:
     prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
     # >1 pays where the training step leaves CPU cores idle (a GPU step); never changes a batch
     paint_threads: int = 1  # threads that paint each refill of stream batches (compiled painter)
+    # refills of stream batches painted ahead on helper threads; None: by the data path (below)
+    paint_ahead: int | None = None  # Batches(paint_ahead=...): 1, or 2 off the CPU (see below)
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):
@@ -127,6 +129,8 @@ class TrainConfig:
         if self.out_dir is not None and not str(self.out_dir).strip():
             raise ValueError(f"out_dir={self.out_dir!r}: give a folder name (or None: a fresh "
                              "runs/<model>-<timestamp>)")
+        if self.paint_ahead is not None:
+            _check_int(self.paint_ahead, "paint_ahead", 0)
         if not isinstance(self.prefetch_process, bool):
             raise ValueError(f"prefetch_process={self.prefetch_process!r} must be True or False")
         if self.prefetch_process and not self.prefetch_batches:
@@ -135,6 +139,16 @@ class TrainConfig:
         if self.resume and self.overwrite:
             raise ValueError("resume=True and overwrite=True exclude each other")
         self._check_yang()
+
+    def batches_paint_ahead(self) -> int:
+        """``Batches(paint_ahead=...)`` of the trainer's data: ``paint_ahead``, or when None, 1,
+        and 2 where a background producer feeds a model on another device (the CPU is then idle
+        during a step; with a CPU step, 2 made the step slower than 1). Measured by
+        ``benchmarks/bench_prefetch.py``: docs/performance.md, fifth pass."""
+        if self.paint_ahead is not None:
+            return self.paint_ahead
+        off_cpu = str(self.device).split(":")[0] != "cpu"
+        return 2 if self.prefetch_batches and off_cpu else 1
 
     def _check_yang(self) -> None:
         """The combinations Yang's recipe needs: lsq on yang2019 trials, and so on."""
@@ -207,7 +221,7 @@ RESUMABLE_CHANGES = frozenset({
     "steps", "eval_interval", "eval_trials", "eval_seed", "criterion", "criterion_metric",
     "log_interval", "ckpt_interval", "save_best", "out_dir", "resume", "overwrite", "progress",
     "num_threads", "device", "max_loss", "kernel", "prefetch_batches", "prefetch_process",
-    "paint_threads",
+    "paint_threads", "paint_ahead",
 })
 
 

@@ -272,7 +272,7 @@ class Trainer:
             cfg.tasks, batch_size=cfg.batch_size, seq_len=cfg.seq_len, mode=cfg.batch_mode,
             seed=cfg.seed, schedule=schedule, loss_weights=cfg.loss_weights,
             targets="regression" if cfg.loss == "lsq" else "class",
-            paint_threads=cfg.paint_threads, **task_kw,
+            paint_threads=cfg.paint_threads, paint_ahead=cfg.batches_paint_ahead(), **task_kw,
         )
 
     def _start(self) -> None:

@@ -5,8 +5,10 @@ Four measurements, all in one process:
 1. P1, 20-Cog multitask stream batches (64 x 350, input noise on): ours
    ``modcog_env.Batches("20-cog", batch_size=64, seq_len=350, mode="stream")`` (default
    ``prefetch=8`` and ``prefetch=1``; and with the numpy painter in place of the compiled
-   ``modcog_env.stream_kernel``, to show what the kernel buys; and with ``paint_threads=2``,
-   which paints on both cores of a 2-core machine) against NeuroGym 2.3.1's
+   ``modcog_env.stream_kernel``, to show what the kernel buys; with ``paint_threads=2``,
+   which paints on both cores of a 2-core machine; and with ``paint_ahead=0``, each refill painted
+   on the calling thread, where the default paints the next one on a helper thread, which a loop
+   that does nothing but make batches cannot use) against NeuroGym 2.3.1's
    ``neurogym.Dataset(ScheduleEnvs([gym.make("yang19.<task>-v0", dt=100) for the 20 tasks],
    schedule=RandomSchedule(20), env_input=True), batch_size=64, seq_len=350)``, in ms per batch
    (target: ours >= 50x faster);
@@ -23,7 +25,8 @@ Four measurements, all in one process:
 
 Steady state: our stream batches are generated ``prefetch`` windows at a time, so a timed round of
 ours covers whole refill cycles (it starts right after a refill and ends with the batch that made
-the ``--cycles``-th refill), which amortizes refills exactly. NeuroGym's ``Dataset`` regenerates its
+the ``--cycles``-th refill, then waits for the refills it started painting ahead), which amortizes
+refills exactly. NeuroGym's ``Dataset`` regenerates its
 cache (one ``seq_len`` window here) on every call, so any number of calls is steady state.
 
 Timing as ``bench_tasks.py``: ``time.perf_counter`` and ``time.process_time``, one warm-up per
@@ -80,22 +83,24 @@ NGYM_PREFIX = "yang19."
 # ------------------------------------------------------------------------------------- P1
 def ours_stream(
     key: str, batch_size: int, seq_len: int, seed: int, prefetch: int, cycles: int,
-    compiled: bool = True, paint_threads: int = 1,
+    compiled: bool = True, paint_threads: int = 1, paint_ahead: int | None = None,
 ) -> tuple[Contender, dict]:
     """Our stream batches; a round covers ``cycles`` whole refill cycles (see module docstring).
     ``compiled=False`` paints blocks with numpy passes instead of ``modcog_env.stream_kernel``;
-    ``paint_threads``: threads of the compiled painter (its CPU time counts every thread).
+    ``paint_threads``: threads of the compiled painter (its CPU time counts every thread);
+    ``paint_ahead``: refills painted ahead on a helper thread (None: ``Batches``' default).
 
     Returns the contender and a dict that collects ``batches`` and ``refills`` over all rounds.
     """
     batches = modcog_env.Batches(
         key, batch_size=batch_size, seq_len=seq_len, mode="stream", seed=seed, prefetch=prefetch,
         paint_threads=paint_threads,
+        **({} if paint_ahead is None else {"paint_ahead": paint_ahead}),
     )
     counts = {"batches": 0, "refills": 0, "ob_size": batches.ob_size}
     cutter = getattr(batches, "cutter", None)  # internal; only used to align rounds to refills
     if cutter is not None and not compiled:
-        cutter.compiled = False
+        cutter.compiled, cutter.ahead = False, 0  # the numpy painter paints when needed
 
     def until_refills(n: int) -> int:
         if cutter is None:  # pragma: no cover - fallback if the internals change
@@ -106,6 +111,9 @@ def ours_stream(
         while cutter.refills < stop:
             next(batches)
             made += 1
+        # the refills painted ahead that this round started are its work: done inside its timing,
+        # not during the next contender's
+        cutter.wait_painted()
         return made
 
     def run(rep: int) -> int:
@@ -181,9 +189,11 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
     ours1, c1 = ours_stream("20-cog", b, length, seed, 1, args.cycles_p1)
     ours_np, c_np = ours_stream("20-cog", b, length, seed, 8, args.cycles, compiled=False)
     ours_t2, c_t2 = ours_stream("20-cog", b, length, seed, 8, args.cycles, paint_threads=2)
+    ours_a0, c_a0 = ours_stream("20-cog", b, length, seed, 8, args.cycles, paint_ahead=0)
     ours82, c82 = ours_stream("mod-cog-82", b, length, seed, 8, args.cycles)
     contenders: dict[str, Contender] = {"ours": ours8, "ours_p1": ours1, "ours_np": ours_np,
-                                        "ours_t2": ours_t2, "ours82": ours82}
+                                        "ours_t2": ours_t2, "ours_a0": ours_a0,
+                                        "ours82": ours82}
     ng = ngym_dataset(b, length, seed, args.ngym_batches)
     if ng is not None:
         contenders["ngym"] = ng
@@ -204,6 +214,7 @@ def batches_sections(args: argparse.Namespace) -> list[Section]:
         ("ours_p1", "ours, prefetch=1", c1),
         ("ours_np", "ours, numpy painter, prefetch=8", c_np),
         ("ours_t2", "ours, 2 paint threads (2 cores), prefetch=8", c_t2),
+        ("ours_a0", "ours, paint_ahead=0, prefetch=8", c_a0),
     ):
         r, rc = ratio(wall[name], ngw), ratio(cpu[name], ngc)
         fz = wall[floors[("zeros", d20)]]

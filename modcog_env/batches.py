@@ -16,7 +16,10 @@ to ``device``). torch is imported only when asked for.
 from __future__ import annotations
 
 import math
+import os
 import sys
+import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,6 +102,68 @@ class StreamMark:
     rewind: StreamMark | None = None
 
 
+class _Refill:
+    """One planned refill of a :class:`_StreamCutter`: the ``head`` of the block it follows at
+    which it applies, the ``seq_len`` it was planned for, the stream ``state`` after its trials
+    (a copy), its ``block``, per-row ``extent`` and ``trials`` (rows, offsets, tasks of the new
+    trials), and ``work``, which carries the unread steps and paints. :meth:`start` runs the work
+    here or on a helper thread; :meth:`finish` waits for it and raises what it raised."""
+
+    def __init__(self, head: int, seq_len: int, state, block: dict[str, np.ndarray],
+                 extent: np.ndarray, trials: tuple, work) -> None:
+        self.head, self.seq_len, self.state = head, seq_len, state
+        self.block, self.extent, self.trials = block, extent, trials
+        self._work = work
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, background: bool, after: _Refill | None = None) -> None:
+        """Run the work now, or on a helper thread that first waits for the refill ``after``
+        (the one this follows: its block is the source of the unread steps)."""
+        if not background:
+            self._run(None)
+            return
+        previous = after._thread if after is not None else None
+        self._thread = threading.Thread(target=self._run, args=(previous,),
+                                        name="modcog-paint-ahead", daemon=True)
+        _PAINTING.add(self)
+        self._thread.start()
+
+    def _run(self, previous: threading.Thread | None) -> None:
+        try:
+            if previous is not None:
+                previous.join()
+            self._work()
+        except BaseException as exc:  # noqa: BLE001 - raised by finish(), in the caller
+            self._error = exc
+        self._work = None  # drops the references to the blocks
+
+    def finish(self, discard: bool = False) -> None:
+        """Wait for the work; raise its exception (unless ``discard``: the refill is dropped)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+            _PAINTING.discard(self)
+        if self._error is not None and not discard:
+            raise self._error
+
+
+# refills painting on helper threads: a fork waits for them (a child must not inherit a block
+# half painted by a thread it does not have)
+_PAINTING: weakref.WeakSet[_Refill] = weakref.WeakSet()
+
+
+def _finish_painting() -> None:
+    for refill in list(_PAINTING):
+        thread = refill._thread
+        if thread is not None:
+            thread.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_painting)
+
+
 class _StreamCutter:
     """Cuts back-to-back trials of B streams into ``seq_len`` windows.
 
@@ -110,10 +175,17 @@ class _StreamCutter:
     returned window (or tensor made from one) references it, else a new one; so a returned
     batch is never written again. The content of stream r does not depend on how far ahead it
     was generated.
+
+    ``paint_ahead`` = k >= 1 (compiled painter only): the next k refills are planned ahead (their
+    trials drawn from copies of the stream state, their periods recorded) and painted in order
+    on helper threads while the windows of the current block are read; one more is planned each
+    time one is installed. The values are the same for any k.
     """
 
     FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
-    POOL = 3  # blocks kept for reuse (a trainer holds a window or two while the next is cut)
+    # blocks kept for reuse beyond those of the refills planned ahead: the current one and the
+    # last one or two whose windows a trainer (or a queue of batches made ahead) still holds
+    POOL = 4
 
     def __init__(
         self,
@@ -124,6 +196,7 @@ class _StreamCutter:
         prefetch: int,
         regression: bool = False,
         threads: int = 1,
+        paint_ahead: int = 0,
     ) -> None:
         self.streams, self.rows, self.weights = streams, rows, weights
         self.threads = threads  # of the compiled painter (stream_kernel.paint)
@@ -142,13 +215,22 @@ class _StreamCutter:
                       and hasattr(streams, "next_plans"))
         # paint with the compiled kernel (one pass over every new step) instead of numpy passes
         self.compiled = self.paint and stream_kernel.available()
-        # scratch reused by every compiled refill (fresh arrays of this size cost page faults)
-        self.spare_segments: dict[str, np.ndarray] = {}
+        # refills planned after the current block, in order, painting or waiting to paint
+        self.ahead = paint_ahead if self.compiled else 0
+        self.planned: list[_Refill] = []
+        self.pool_size = self.POOL + self.ahead
+        # scratch of the compiled refills' segments (fresh arrays of this size cost page faults),
+        # one per refill that may be planned and not yet painted, used in turn
+        self.spare_segments: list[dict[str, np.ndarray]] = [{} for _ in range(max(self.ahead, 1))]
+        self.plans_made = 0
 
     def __getstate__(self) -> dict:
-        """Pickled without the pool of spare blocks (only the current block holds unread steps):
-        a copy sent to a worker process continues exactly, without the spares' bytes."""
-        return {**self.__dict__, "pool": [], "spare_segments": {}}
+        """Pickled without the pool of spare blocks (only the current block holds unread steps)
+        and without the refills planned ahead (planned from copies of the state, so the copy plans
+        them again): a copy sent to a worker process continues exactly, without the spares'
+        bytes."""
+        return {**self.__dict__, "pool": [], "planned": [],
+                "spare_segments": [{} for _ in self.spare_segments]}
 
     def _empty(self, capacity: int) -> dict[str, np.ndarray]:
         """Uninitialized time-major block [capacity, B, ...]: only written steps are ever read."""
@@ -170,19 +252,30 @@ class _StreamCutter:
     def _spare(self, capacity: int) -> dict[str, np.ndarray]:
         """A block of >= ``capacity`` steps that is not the current block and that no returned
         window views (so writing it changes no batch anyone holds): a pooled one whose arrays
-        nobody else references, else a new one (the pool keeps the ``POOL`` latest)."""
+        nobody else references, else a new one (the pool keeps the ``pool_size`` latest)."""
+        busy = [self.block, *(refill.block for refill in self.planned)]
         for block in self.pool:
-            if (block is not self.block and block["label"].shape[0] >= capacity
+            if (all(block is not other for other in busy)
+                    and block["label"].shape[0] >= capacity
                     and all(sys.getrefcount(v) <= _POOLED_REFS for v in block.values())):
                 return block
-        block = self._empty(capacity)
-        self.pool = [block, *self.pool[: self.POOL - 1]]
+        # 10% headroom: a refill's longest row varies (by about 5% at the default settings), and
+        # a block too short for one refill is replaced by a new one, whose pages cost faults
+        block = self._empty(capacity + capacity // 10)
+        self.pool = [block, *self.pool[: self.pool_size - 1]]
         return block
 
-    def _refill(self, state, seq_len: int) -> None:
-        """Move unread steps to the block start, then append trials until every row holds
-        >= prefetch windows, in a new block."""
-        avail = self.extent - self.head
+    def _plan(self, state, seq_len: int, head: int, extent: np.ndarray,
+              source: dict[str, np.ndarray]) -> _Refill:
+        """Plan the refill that follows block ``source`` (``extent`` steps per row, stream
+        ``state`` after its trials) once its first ``head`` steps are read: the unread steps move
+        to the start of another block, then trials are appended until every row holds >=
+        prefetch windows. Draws the trials from a copy of ``state`` (the refill keeps the state
+        after them; :meth:`_install` sets it) and, for the compiled painter, records their
+        periods; the refill's work (:meth:`_Refill.start`) carries the unread steps and paints
+        the new ones."""
+        state = _copy_state(state)
+        avail = extent - head
         target = self.prefetch * seq_len
         # trials to ask for: the expected count plus 3 standard deviations of a sum of that many
         # lengths (bounded by half the spread of the length bounds), so that one round nearly
@@ -201,26 +294,93 @@ class _StreamCutter:
             lengths[sel], tasks[sel] = tb.length, i
         added = np.bincount(rows, weights=lengths, minlength=self.rows).astype(np.int64)
         new_extent = avail + added
-        keep, h = (int(avail.max()) if avail.size else 0), self.head
+        keep = int(avail.max()) if avail.size else 0
         # another block than the current one: windows cut from a block are views of it
         block = self._spare(max(int(new_extent.max()), target + target // 4))
-        for k, v in self.block.items():
-            block[k][:keep] = v[h : h + keep]
         ends = np.cumsum(lengths)
         first = np.searchsorted(rows, rows, side="left")  # rows are sorted
         offset = avail[rows] + (ends - lengths) - (ends - lengths)[first]
-        if self.paint:
-            self._paint(block, parts, rows, offset, lengths, avail, keep, new_extent)
+        self.plans_made += 1
+        if self.compiled:  # the kernel carries the unread steps, then paints
+            work = self._record(block, parts, rows, offset, avail, new_extent, lengths,
+                                (source, head, keep))
         else:
-            self._write(block, parts, rows, offset)
+            def work() -> None:
+                for k, v in source.items():  # the unread steps
+                    block[k][:keep] = v[head : head + keep]
+                if self.paint:
+                    self._paint(block, parts, rows, offset, lengths, avail, keep, new_extent)
+                else:
+                    self._write(block, parts, rows, offset)
+        return _Refill(head, seq_len, state, block, new_extent, (rows, offset, tasks), work)
+
+    def _install(self, refill: _Refill, state) -> None:
+        """Make the painted ``refill`` the current block and set ``state`` (in place) to the
+        stream state after its trials."""
+        if refill.head != self.head:  # pragma: no cover - guarded by _next_block
+            raise RuntimeError(f"refill planned at head {refill.head}, installed at {self.head}")
         # the trials that start at or after the head, in block positions of the new block
         row, start, task = self.trials
-        unread = start >= h
+        rows, offset, tasks = refill.trials
+        unread = start >= refill.head
         self.trials = (np.concatenate([row[unread], rows]),
-                       np.concatenate([start[unread] - h, offset]),
+                       np.concatenate([start[unread] - refill.head, offset]),
                        np.concatenate([task[unread], tasks]))
-        self.block, self.head, self.extent = block, 0, new_extent
+        self.block, self.head, self.extent = refill.block, 0, refill.extent
+        state.position[:] = refill.state.position
+        state.prev[:] = refill.state.prev
+        state.counts[:] = refill.state.counts
         self.refills += 1
+
+    def _next_block(self, state, seq_len: int) -> None:
+        """Install the next refill: the first one planned ahead if it was planned for this head
+        (else one planned and painted now), then plan refills until ``ahead`` are planned."""
+        if self.planned and (self.planned[0].head != self.head
+                             or self.planned[0].seq_len != seq_len):
+            self.drop_planned()  # planned for another window length: dropped
+        if self.planned:
+            refill = self.planned.pop(0)
+        else:
+            refill = self._plan(state, seq_len, self.head, self.extent, self.block)
+            refill.start(background=False)
+        try:
+            refill.finish()
+        except BaseException:
+            self.drop_planned()  # they follow a block that was not painted
+            raise
+        self._install(refill, state)
+        while len(self.planned) < self.ahead:
+            self._plan_next(state, seq_len)
+
+    def _plan_next(self, state, seq_len: int) -> None:
+        """Plan the refill after the last planned one (or after the current block) and start
+        painting it on a helper thread, after the one it follows. It applies once every full
+        window of that block is read: at head ``seq_len * (min extent // seq_len)``."""
+        last = self.planned[-1] if self.planned else None
+        if last is None:
+            state, extent, source = state, self.extent, self.block
+        else:
+            state, extent, source = last.state, last.extent, last.block
+        head = seq_len * int(extent.min() // seq_len) if extent.size else 0
+        refill = self._plan(state, seq_len, head, extent, source)
+        refill.start(background=True, after=last)
+        self.planned.append(refill)
+
+    def wait_painted(self) -> None:
+        """Wait until every refill planned ahead is painted (they stay planned; a failure is
+        raised when its block is needed). Benchmarks call it to keep the background work of one
+        contender out of another's timing."""
+        for refill in self.planned:
+            thread = refill._thread
+            if thread is not None:
+                thread.join()
+
+    def drop_planned(self) -> None:
+        """Wait for the refills planned ahead and drop them (before the block or the state is
+        replaced, or after one of them failed)."""
+        planned, self.planned = self.planned, []
+        for refill in planned:
+            refill.finish(discard=True)
 
     def _paint(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
                lengths: np.ndarray, avail: np.ndarray, keep: int, extent: np.ndarray) -> None:
@@ -233,18 +393,9 @@ class _StreamCutter:
         The result equals :meth:`_write` of the sampled TrialBatches, element for element."""
         b, streams = self.rows, self.streams
         m = rows.size
-        task, dec = np.empty(m, np.int64), np.empty(m, np.int64)
-        response, seq = np.empty(m, np.int64), np.empty(m, np.int64)
-        go = np.empty(m, bool)
-        for i, sel, plan in plans:
-            task[sel], dec[sel] = i, plan.start["decision"]
-            response[sel], go[sel] = plan.lat["response"], plan.lat["go"]
-            seq[sel] = streams.tasks[i].seq_sign
-        if self.compiled:
-            trials = {"length": lengths, "dec": dec, "response": response, "go": go, "seq": seq,
-                      "task": task}
-            self._paint_compiled(block, plans, rows, offset, avail, extent, trials)
-            return
+        fields = self._trial_fields(plans, lengths)
+        task, dec, response, seq, go = (fields[k] for k in ("task", "dec", "response", "seq",
+                                                             "go"))
         origin = offset * b + rows  # flat block index of step 0 of each trial
         # every new step: its flat trial, its step in the trial and its flat block index
         trial = np.repeat(np.arange(m), lengths)
@@ -289,28 +440,53 @@ class _StreamCutter:
         for i, sel, plan in plans:
             streams.tasks[i].render(Canvas(items, origin[sel], b), plan)
 
-    def _paint_compiled(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
-                        avail: np.ndarray, extent: np.ndarray,
-                        trials: dict[str, np.ndarray]) -> None:
-        """:meth:`_paint` through :mod:`modcog_env.stream_kernel`: the tasks record their periods
-        as segments, then one compiled pass in memory order writes every new step (all channels
-        and fields), so nothing is zeroed first. Steps after a row's new extent stay unwritten."""
+    def _trial_fields(self, plans, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        """Per flat trial (int64 [M]): ``length``, ``task``, ``dec`` (decision start),
+        ``response``, ``seq`` (sign), and bool ``go``: what the per-step fields derive from."""
+        m = lengths.size
+        out = {"length": lengths, "task": np.empty(m, np.int64), "dec": np.empty(m, np.int64),
+               "response": np.empty(m, np.int64), "seq": np.empty(m, np.int64),
+               "go": np.empty(m, bool)}
+        for i, sel, plan in plans:
+            out["task"][sel], out["dec"][sel] = i, plan.start["decision"]
+            out["response"][sel], out["go"][sel] = plan.lat["response"], plan.lat["go"]
+            out["seq"][sel] = self.streams.tasks[i].seq_sign
+        return out
+
+    def _record(self, block: dict, plans, rows: np.ndarray, offset: np.ndarray,
+                avail: np.ndarray, extent: np.ndarray, lengths: np.ndarray, carry: tuple):
+        """:meth:`_paint` through :mod:`modcog_env.stream_kernel`, in two parts: here the tasks
+        record their periods as segments and the kernel's arguments are made; the returned
+        function is the one compiled pass that carries the unread steps (``carry`` = (source
+        block, head, keep), see :func:`~modcog_env.stream_kernel.paint`), then writes every new
+        step in memory order (all channels and fields; nothing is zeroed first, steps after a
+        row's new extent stay unwritten). It runs no Python before the pass, which releases the
+        GIL, so a helper thread that calls it does not wait for a GIL held by the planning of the
+        next refill."""
         streams = self.streams
+        trials = self._trial_fields(plans, lengths)
         recorded: list[dict[str, np.ndarray]] = []
         for i, sel, plan in plans:
             canvas = Canvas(None, offset[sel], 1, trial=sel, segments=recorded)
             streams.tasks[i].render(canvas, plan)
-        segments = _concat_segments(recorded, streams.base_size, self.spare_segments)
+        spare = self.spare_segments[self.plans_made % len(self.spare_segments)]
+        segments = _concat_segments(recorded, streams.base_size, spare)
         stds, segments["table"] = np.unique(segments.pop("std"), return_inverse=True)
+        tables = _noise_tables(tuple(stds.tolist()))
         first = streams.tasks[0]
-        stream_kernel.paint(
+        args = stream_kernel.paint_args(
             block, rows, offset, avail, extent, trials,
             dim_ring=first.dim_ring, dt=first.dt, wrap=first.conv.label_wrap,
             weights=stream_kernel.WEIGHT_MODES[self.weights],
             grace=math.ceil(YANG_GRACE_MS / first.dt - 1e-9),
             response_weight=YANG_RESPONSE_WEIGHT, base=streams.base_size,
-            rule=streams.rule_inputs, segments=segments,
-            tables=_noise_tables(tuple(stds.tolist())), threads=self.threads)
+            rule=streams.rule_inputs, segments=segments, tables=tables, carry=carry)
+        threads = self.threads
+
+        def draw() -> None:
+            stream_kernel.launch(args, threads)
+
+        return draw
 
     def _write(self, block: dict, parts, rows: np.ndarray, offset: np.ndarray) -> None:
         """Scatter the real steps of ``parts`` into ``block``: step t of flat trial m goes to
@@ -379,6 +555,7 @@ class _StreamCutter:
     def restore(self, state, saved: Mapping[str, np.ndarray]) -> None:
         """Inverse of :meth:`compact_state`: set ``state`` (in place) to the stream state after
         the head trials and regenerate their unread steps into a fresh block."""
+        self.drop_planned()
         state.position[:] = saved["position"]
         state.prev[:] = saved["prev"]
         state.counts[:] = saved["counts"]
@@ -400,7 +577,7 @@ class _StreamCutter:
 
     def window(self, state, seq_len: int) -> StreamWindow:
         while (self.extent - self.head < seq_len).any():
-            self._refill(state, seq_len)
+            self._next_block(state, seq_len)
         h = self.head
         if self.batch_first:
             out = {
@@ -507,7 +684,9 @@ class Batches:
     ``prefetch`` (stream mode: windows generated per refill; changes speed, never content),
     ``paint_threads`` (stream mode, compiled painter: threads that paint each refill, default 1;
     more help where the training step leaves CPU cores idle, e.g. on a GPU; never changes
-    content),
+    content), ``paint_ahead`` (stream mode, compiled painter: refills planned ahead and painted
+    on helper threads while the current one is read, so painting overlaps the caller's work;
+    default 1, 0 paints each refill when it is needed; never changes content),
     ``targets``: ``"class"`` (default; ``y`` is the int64 label) or ``"regression"``
     (``convention="yang2019"`` only): every batch is ``(x, y, c_mask)`` with Yang's float32
     target ``y`` [.., K] and cost mask ``c_mask`` [.., K] (K = 1 + dim_ring), in both modes
@@ -541,6 +720,7 @@ class Batches:
         prefetch: int = 8,
         targets: str = "class",
         paint_threads: int = 1,
+        paint_ahead: int = 1,
     ) -> None:
         _check_positive_int(batch_size, "batch_size")
         if targets not in TARGETS:
@@ -550,6 +730,10 @@ class Batches:
         self.prefetch = prefetch
         _check_positive_int(paint_threads, "paint_threads")
         self.paint_threads = paint_threads
+        if isinstance(paint_ahead, bool) or not isinstance(paint_ahead, (int, np.integer)) \
+                or paint_ahead < 0:
+            raise ValueError(f"paint_ahead={paint_ahead!r} must be an int >= 0")
+        self.paint_ahead = int(paint_ahead)
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not one of {MODES}")
         if mode == "stream":
@@ -595,6 +779,8 @@ class Batches:
         """Restart every stream (from ``seed`` if given)."""
         if seed is not None:
             self.seed = seed
+        if getattr(self, "cutter", None) is not None:
+            self.cutter.drop_planned()  # their helper threads would paint for nobody
         self.state = self.streams.start(stream_seeds(self.seed, self.stream_ids))
         self.cutter = _StreamCutter(
             self.streams,
@@ -604,6 +790,7 @@ class Batches:
             self.prefetch,
             regression=self.targets == "regression",
             threads=self.paint_threads,
+            paint_ahead=self.paint_ahead,
         )
         self.batches_made = 0
         self._before = None  # trial mode: the stream state before the last batch (rewind)
@@ -700,8 +887,9 @@ class Batches:
     # ------------------------------------------------------------------------------ numpy batches
     def next_window(self) -> StreamWindow:
         """The next stream-mode window of every row (numpy)."""
-        self.batches_made += 1
-        return self.cutter.window(self.state, self.seq_len)
+        window = self.cutter.window(self.state, self.seq_len)
+        self.batches_made += 1  # after the cut: a refill that raised made no batch
+        return window
 
     def next_trials(self) -> tuple[TrialBatch, np.ndarray]:
         """The next whole trial of every stream (trial mode): TrialBatch and loss weights [B, T]."""

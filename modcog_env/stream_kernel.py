@@ -32,6 +32,7 @@ from functools import lru_cache
 import numpy as np
 
 WEIGHTS_ALL, WEIGHTS_DECISION, WEIGHTS_YANG = 0, 1, 2
+FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")  # a block's arrays
 WEIGHT_MODES = {"all": WEIGHTS_ALL, "decision": WEIGHTS_DECISION, "yang": WEIGHTS_YANG}
 _PARALLEL_LOCK = threading.Lock()
 
@@ -91,10 +92,11 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
           avail: np.ndarray, extent: np.ndarray, trials: dict[str, np.ndarray], *,
           dim_ring: int, dt: float, wrap: bool, weights: int, grace: int,
           response_weight: float, base: int, rule: bool, segments: dict[str, np.ndarray],
-          tables: np.ndarray, threads: int = 1) -> None:
+          tables: np.ndarray, carry: tuple[dict, int, int] | None = None,
+          threads: int = 1) -> None:
     """Write every step of the flat trials into the time-major ``block`` (arrays [capacity, B,
     ...]: ``ob`` float32 [.., D], ``label``, ``decision``, ``weight``, ``task``,
-    ``trial_start``), in memory order.
+    ``trial_start``), in memory order: :func:`launch` of :func:`paint_args`.
 
     Flat trial m (stream ``rows[m]``, sorted) starts at block position ``offset[m]``; row r gets
     positions [``avail[r]``, ``extent[r]``). ``trials`` holds int64 [M] ``length``, ``dec``
@@ -102,12 +104,33 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
     per rendered period of one trial, S in all): ``trial``, ``start``, ``stop`` (int64 [S]),
     ``row`` float32 [S, base], ``state`` uint64 [S] noise stream states, ``width`` (0: no
     noise), ``offset`` (first noisy channel), ``table`` (row of ``tables``, float32 [K, 65536]
-    scaled :func:`~modcog_env.rng.normal_table` s). ``threads`` > 1: the rows are split into
-    that many ranges painted by numba's threads (the same values; see
-    :func:`parallel_available`).
+    scaled :func:`~modcog_env.rng.normal_table` s). ``carry`` = (source block, same fields,
+    head, keep): first copy its positions [head, head + keep) to the block's [0, keep) (the unread
+    steps of the block this one follows). ``threads`` > 1: the rows are split into that many
+    ranges painted by numba's threads (the same values; see :func:`parallel_available`).
     """
+    launch(paint_args(block, rows, offset, avail, extent, trials, dim_ring=dim_ring, dt=dt,
+                      wrap=wrap, weights=weights, grace=grace, response_weight=response_weight,
+                      base=base, rule=rule, segments=segments, tables=tables, carry=carry),
+           threads)
+
+
+def paint_args(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
+               avail: np.ndarray, extent: np.ndarray, trials: dict[str, np.ndarray], *,
+               dim_ring: int, dt: float, wrap: bool, weights: int, grace: int,
+               response_weight: float, base: int, rule: bool, segments: dict[str, np.ndarray],
+               tables: np.ndarray, carry: tuple[dict, int, int] | None = None) -> tuple:
+    """The kernel's arguments for :func:`paint` (same arguments, less ``threads``): views of the
+    block and the trial arrays, so that :func:`launch` runs no Python before the compiled pass
+    (a helper thread that paints then needs the GIL only to start and to return)."""
     ob = block["ob"]
-    args = (ob.reshape(-1, ob.shape[2]), block["label"].reshape(-1),
+    if carry is None:
+        to = source = tuple(np.zeros(0, np.uint8) for _ in FIELDS)
+    else:
+        src, head, keep = carry[0], carry[1], carry[2]
+        to = tuple(_bytes(block[k][:keep]) for k in FIELDS)
+        source = tuple(_bytes(src[k][head : head + keep]) for k in FIELDS)
+    return (ob.reshape(-1, ob.shape[2]), block["label"].reshape(-1),
             block["decision"].reshape(-1), block["weight"].reshape(-1),
             block["task"].reshape(-1), block["trial_start"].reshape(-1), extent.size,
             avail, extent, rows, offset,
@@ -115,7 +138,18 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
             trials["task"], dim_ring, float(dt), wrap, weights, grace, float(response_weight),
             base, rule, segments["trial"], segments["start"], segments["stop"],
             segments["row"], segments["state"], segments["width"], segments["offset"],
-            segments["table"], tables)
+            segments["table"], tables, to, source)
+
+
+def _bytes(a: np.ndarray) -> np.ndarray:
+    """The bytes of a C-contiguous array, as a uint8 [n] view."""
+    return a.reshape(-1).view(np.uint8)
+
+
+def launch(args: tuple, threads: int = 1) -> None:
+    """Run the compiled pass on :func:`paint_args`' tuple, on the calling thread or (``threads``
+    > 1 and :func:`parallel_available`) split over that many numba threads. The GIL is released
+    for the whole pass."""
     if threads <= 1 or not parallel_available():
         _kernel()(*args, 1)
         return

@@ -15,6 +15,8 @@ S16, S32, S48, LOW16 = np.uint64(16), np.uint64(32), np.uint64(48), np.uint64(0x
 EPS = 1e-9
 
 _i64, _f32 = numba.int64[::1], numba.float32[::1]
+FIELDS = 6  # block arrays: ob, label, weight, decision, task, trial_start
+_CARRY = numba.types.UniTuple(numba.uint8[::1], FIELDS)  # each field's bytes, as one array
 # the painters' one signature (paint_serial is compiled for it at import)
 SIGNATURE = numba.void(
     numba.float32[:, ::1], _i64, numba.boolean[::1], _f32, _i64, numba.boolean[::1],  # block
@@ -23,8 +25,17 @@ SIGNATURE = numba.void(
     numba.int64, numba.float64, numba.boolean, numba.int64, numba.int64,  # .. grace
     numba.float64, numba.int64, numba.boolean,  # response_weight, base, rule
     _i64, _i64, _i64, numba.float32[:, ::1], numba.uint64[::1], _i64, _i64, _i64,  # segments
-    numba.float32[:, ::1], numba.int64,  # tables, parts
+    numba.float32[:, ::1], _CARRY, _CARRY, numba.int64,  # tables, carry_to, carry_from, parts
 )
+
+
+@numba.njit(nogil=True, cache=True)
+def carry(to, source):
+    """Copy each field's unread steps into the new block: ``to[f][:] = source[f]``."""
+    for f in range(FIELDS):
+        dst, src = to[f], source[f]
+        for i in range(src.size):
+            dst[i] = src[i]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -168,9 +179,11 @@ def paint_rows(r0, r1, ob, label, decision, weight, task_f, trial_start, rows, a
 def paint_serial(ob, label, decision, weight, task_f, trial_start, rows, avail, extent,
                  trial_rows, offset, length, dec, response, go, seq, task, dim_ring, dt, wrap,
                  weights, grace, response_weight, base, rule, seg_trial, seg_start, seg_stop,
-                 seg_row, seg_state, seg_width, seg_offset, seg_table, tables, parts):
+                 seg_row, seg_state, seg_width, seg_offset, seg_table, tables, carry_to,
+                 carry_from, parts):
     """The painter on the calling thread (``parts`` is not used): see
     :func:`modcog_env.stream_kernel.paint`."""
+    carry(carry_to, carry_from)
     seg_first, seg_order, most, cur, nxt = segment_index(
         rows, trial_rows, offset, seg_trial, seg_start, seg_width)
     paint_rows(0, rows, ob, label, decision, weight, task_f, trial_start, rows, avail,
@@ -184,9 +197,12 @@ def paint_serial(ob, label, decision, weight, task_f, trial_start, rows, avail, 
 def paint_parallel(ob, label, decision, weight, task_f, trial_start, rows, avail, extent,
                    trial_rows, offset, length, dec, response, go, seq, task, dim_ring, dt, wrap,
                    weights, grace, response_weight, base, rule, seg_trial, seg_start, seg_stop,
-                   seg_row, seg_state, seg_width, seg_offset, seg_table, tables, parts):
+                   seg_row, seg_state, seg_width, seg_offset, seg_table, tables, carry_to,
+                   carry_from, parts):
     """The painter with rows [p * rows // parts, (p + 1) * rows // parts) painted by numba's
-    thread for range p: each row by one thread, so the values equal :func:`paint_serial`'s."""
+    thread for range p: each row by one thread, so the values equal :func:`paint_serial`'s
+    (the unread steps are carried first, on the calling thread)."""
+    carry(carry_to, carry_from)
     seg_first, seg_order, most, cur, nxt = segment_index(
         rows, trial_rows, offset, seg_trial, seg_start, seg_width)
     flat_tables = tables.reshape(-1)

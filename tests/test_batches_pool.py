@@ -28,8 +28,8 @@ def test_blocks_are_reused_once_no_window_views_them():
     for _ in range(80):  # about 40 refills, every window dropped at once
         next(b)
         seen.update(id(block["ob"]) for block in b.cutter.pool)
-    assert len(b.cutter.pool) <= b.cutter.POOL
-    assert len(seen) <= 2 * b.cutter.POOL  # not one block per refill
+    assert len(b.cutter.pool) <= b.cutter.pool_size
+    assert len(seen) <= 2 * b.cutter.pool_size  # not one block per refill
 
 
 def test_pooled_windows_equal_a_fresh_stream_of_batch_first_copies():

@@ -45,7 +45,7 @@ def _segments(entries: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _paint(block, rows, offset, avail, extent, trials, segments, *, weights=0, dt=100.0,
-           wrap=False, std=0.5, rule=True, threads=1):
+           wrap=False, std=0.5, rule=True, threads=1, carry=None):
     stream_kernel.paint(
         block, np.asarray(rows, np.int64), np.asarray(offset, np.int64),
         np.asarray(avail, np.int64), np.asarray(extent, np.int64),
@@ -53,6 +53,7 @@ def _paint(block, rows, offset, avail, extent, trials, segments, *, weights=0, d
         dim_ring=N, dt=dt, wrap=wrap, weights=weights,
         grace=int(np.ceil(YANG_GRACE_MS / dt - 1e-9)), response_weight=YANG_RESPONSE_WEIGHT,
         base=BASE, rule=rule, segments=segments, tables=_noise_tables((std,)), threads=threads,
+        carry=carry,
     )
 
 
@@ -117,6 +118,29 @@ def test_ring_noise_and_partial_words(threads):
     assert (block["ob"][9:, 1] == -7.0).all()
     assert block["label"][n_steps : n_steps + 2, 0].tolist() == [0, 0]  # no-go trial
     assert block["label"][8, 1] == 1 + 3 % N
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_carry_copies_the_unread_steps_of_the_source_block_first(threads):
+    """``carry=(source, head, keep)``: positions [head, head + keep) of every field of the source
+    block land at [0, keep) of the new one, before the new steps are painted after them (row 0
+    keeps 3 steps, row 1 all 4: its trial starts at position 4); nothing past ``keep`` is copied."""
+    gen = np.random.default_rng(0)
+    source = {k: (gen.normal(size=v.shape).astype(v.dtype) if v.dtype.kind == "f"
+                  else gen.integers(0, 2, size=v.shape).astype(v.dtype))
+              for k, v in _block(9, 2).items()}
+    block = _block(8, 2)
+    trials = {"length": [3, 2], "dec": [2, 1], "response": [1, 0], "go": [True, True],
+              "seq": [0, 0], "task": [0, 1]}
+    seg = _segments([])
+    seg["row"] = np.zeros((0, BASE), np.float32)
+    _paint(block, [0, 1], [3, 4], [3, 4], [6, 6], trials, seg, threads=threads,
+           carry=(source, 5, 4))
+    for k in block:
+        np.testing.assert_array_equal(block[k][:3], source[k][5:8], err_msg=k)
+        np.testing.assert_array_equal(block[k][3, 1], source[k][8, 1], err_msg=k)
+    assert block["label"][3:6, 0].tolist() == [0, 0, 2]  # row 0's new trial, painted after
+    assert (block["label"][6:] == -7).all()  # past the extents: neither copied nor painted
 
 
 @pytest.mark.parametrize("wrap", [False, True])
@@ -202,8 +226,8 @@ def test_threaded_painter_gives_the_same_windows(tasks, kwargs, threads, monkeyp
     """paint_threads splits each refill's rows over numba's threads: every field of every window
     equals the one-thread painter's, also with more threads than rows (and the threaded build
     is the one that painted every refill of ``many``)."""
-    one = Batches(tasks, seed=5, **kwargs)
-    many = Batches(tasks, seed=5, paint_threads=threads, **kwargs)
+    one = Batches(tasks, seed=5, paint_ahead=0, **kwargs)  # every painted refill installed
+    many = Batches(tasks, seed=5, paint_threads=threads, paint_ahead=0, **kwargs)
     assert stream_kernel.parallel_available()
     built, launches = stream_kernel._kernel, []
     monkeypatch.setattr(stream_kernel, "_kernel",

@@ -144,3 +144,37 @@ def test_resume_with_background_batches_is_bit_identical(tmp_path, monkeypatch):
     for name, p in straight.model.state_dict().items():
         assert torch.equal(p, resumed.model.state_dict()[name]), name
     assert _log(straight.log_path) == _log(resumed.log_path)
+
+
+def test_paint_ahead_follows_the_data_path_unless_given():
+    """TrainConfig.paint_ahead=None: 1 refill painted ahead, 2 when a background producer feeds
+    a model off the CPU; a given value is kept, a bad one is refused."""
+    assert TrainConfig(prefetch_batches=0).batches_paint_ahead() == 1
+    assert TrainConfig(prefetch_batches=8).batches_paint_ahead() == 1
+    assert TrainConfig(prefetch_batches=0, device="cuda").batches_paint_ahead() == 1
+    assert TrainConfig(prefetch_batches=8, device="cuda:0").batches_paint_ahead() == 2
+    assert TrainConfig(prefetch_batches=8, paint_ahead=3).batches_paint_ahead() == 3
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="paint_ahead"):
+            TrainConfig(paint_ahead=bad)
+
+
+def test_resume_across_a_change_of_paint_ahead_is_bit_identical(tmp_path, monkeypatch):
+    """The first half paints 2 refills ahead (and the trainer's Batches was made with that
+    depth), the resumed half none: parameters and log equal those of the straight run."""
+    straight = train(_cfg(tmp_path / "a", prefetch_batches=0, paint_ahead=0))
+    depths = []
+    init = Batches.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        depths.append(self.cutter.ahead if self.mode == "stream" else None)
+
+    monkeypatch.setattr(Batches, "__init__", spy)
+    train(_cfg(tmp_path / "b", steps=13, prefetch_batches=0, paint_ahead=2))
+    assert depths and depths[0] == 2
+    monkeypatch.undo()
+    resumed = train(_cfg(tmp_path / "b", resume=True, prefetch_batches=2, paint_ahead=0))
+    for name, p in straight.model.state_dict().items():
+        assert torch.equal(p, resumed.model.state_dict()[name]), name
+    assert _log(straight.log_path) == _log(resumed.log_path)
