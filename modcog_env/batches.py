@@ -270,11 +270,13 @@ class _StreamCutter:
         """Plan the refill that follows block ``source`` (``extent`` steps per row, stream
         ``state`` after its trials) once its first ``head`` steps are read: the unread steps move
         to the start of another block, then trials are appended until every row holds >=
-        prefetch windows. Draws the trials from a copy of ``state`` (the refill keeps the state
-        after them; :meth:`_install` sets it) and, for the compiled painter, records their
-        periods; the refill's work (:meth:`_Refill.start`) carries the unread steps and paints
-        the new ones."""
-        state = _copy_state(state)
+        prefetch windows. Painted refills draw their trials from a copy of ``state`` (the refill
+        keeps the state after them and :meth:`_install` sets it, so a refill that fails or is
+        dropped changes nothing); the sampling path advances ``state`` in place (NeuroGym's envs
+        cannot be copied). For the compiled painter the periods are recorded here; the refill's
+        work (:meth:`_Refill.start`) carries the unread steps and paints the new ones."""
+        if self.paint:
+            state = _copy_state(state)
         avail = extent - head
         target = self.prefetch * seq_len
         # trials to ask for: the expected count plus 3 standard deviations of a sum of that many
@@ -327,9 +329,10 @@ class _StreamCutter:
                        np.concatenate([start[unread] - refill.head, offset]),
                        np.concatenate([task[unread], tasks]))
         self.block, self.head, self.extent = refill.block, 0, refill.extent
-        state.position[:] = refill.state.position
-        state.prev[:] = refill.state.prev
-        state.counts[:] = refill.state.counts
+        if refill.state is not state:  # planned from a copy
+            state.position[:] = refill.state.position
+            state.prev[:] = refill.state.prev
+            state.counts[:] = refill.state.counts
         self.refills += 1
 
     def _next_block(self, state, seq_len: int) -> None:

@@ -83,13 +83,15 @@ def test_a_pickled_copy_plans_its_refills_again():
         _equal_windows(b.next_window(), copy.next_window())
 
 
-def test_a_failed_paint_raises_and_the_stream_continues_unchanged(monkeypatch):
-    """A refill whose painting raises on the helper thread: the next_window that needs it raises
-    that error, no batch is counted, and the following calls give exactly the windows of a
-    stream that never failed (the refills planned after the failed one are dropped)."""
+@pytest.mark.parametrize("depth", [0, 2])
+def test_a_failed_paint_raises_and_the_stream_continues_unchanged(monkeypatch, depth):
+    """A refill whose painting raises (on the helper thread, or on the caller's with depth 0):
+    the next_window that needs it raises that error, no batch is counted, the stream state is
+    untouched, and the following calls give exactly the windows of a stream that never failed
+    (the refills planned after the failed one are dropped)."""
     kwargs = {"batch_size": 3, "seq_len": 20, "seed": 1, "prefetch": 1}
     ref = Batches("20-cog", paint_ahead=0, **kwargs)
-    b = Batches("20-cog", paint_ahead=2, **kwargs)
+    b = Batches("20-cog", paint_ahead=depth, **kwargs)
     for _ in range(3):
         _equal_windows(ref.next_window(), b.next_window())
     launch = stream_kernel.launch
@@ -101,11 +103,13 @@ def test_a_failed_paint_raises_and_the_stream_continues_unchanged(monkeypatch):
         launch(args, threads)
 
     monkeypatch.setattr(stream_kernel, "launch", flaky)
-    b.cutter.drop_planned()  # replan, so that the next refill's paint is the failing one
-    b.cutter._plan_next(b.state, b.seq_len)
-    b.cutter._plan_next(b.state, b.seq_len)
+    if depth:
+        b.cutter.drop_planned()  # replan, so that the next refill's paint is the failing one
+        for _ in range(depth):
+            b.cutter._plan_next(b.state, b.seq_len)
     made = b.batches_made
     while True:  # windows of the current block, until the failed refill is needed
+        before = b.state_dict()
         try:
             w = b.next_window()
         except RuntimeError as err:
@@ -114,6 +118,7 @@ def test_a_failed_paint_raises_and_the_stream_continues_unchanged(monkeypatch):
         _equal_windows(ref.next_window(), w)
         made += 1
     assert b.batches_made == made and b.cutter.planned == []
+    _equal_states(b.state_dict(), before)
     for _ in range(15):
         _equal_windows(ref.next_window(), b.next_window())
 

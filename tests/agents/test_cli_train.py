@@ -224,7 +224,8 @@ def _other_value(f, value):
     if kind == "bool":
         return (not value), [f"--{'no-' if value else ''}{f.name.replace('_', '-')}"]
     if kind.startswith("int"):
-        return value + 1, [str(value + 1)]
+        new = 2 if value is None else value + 1
+        return new, [str(new)]
     if kind.startswith("float"):
         new = 0.25 if value is None else value + 0.5
         return new, [str(new)]
