@@ -104,10 +104,11 @@ def paint(block: dict[str, np.ndarray], rows: np.ndarray, offset: np.ndarray,
     per rendered period of one trial, S in all): ``trial``, ``start``, ``stop`` (int64 [S]),
     ``row`` float32 [S, base], ``state`` uint64 [S] noise stream states, ``width`` (0: no
     noise), ``offset`` (first noisy channel), ``table`` (row of ``tables``, float32 [K, 65536]
-    scaled :func:`~modcog_env.rng.normal_table` s). ``carry`` = (source block, same fields,
-    head, keep): first copy its positions [head, head + keep) to the block's [0, keep) (the unread
-    steps of the block this one follows). ``threads`` > 1: the rows are split into that many
-    ranges painted by numba's threads (the same values; see :func:`parallel_available`).
+    scaled :func:`~modcog_env.rng.normal_table` s). ``carry`` = (source block with the same
+    fields, head, keep): first copy its positions [head, head + keep) to the block's [0, keep)
+    (the unread steps of the block this one follows). ``threads`` > 1: the rows are split into
+    that many ranges painted by numba's threads (the same values; see
+    :func:`parallel_available`).
     """
     launch(paint_args(block, rows, offset, avail, extent, trials, dim_ring=dim_ring, dt=dt,
                       wrap=wrap, weights=weights, grace=grace, response_weight=response_weight,
