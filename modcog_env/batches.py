@@ -138,11 +138,17 @@ class _Refill:
             self._error = exc
         self._work = None  # drops the references to the blocks
 
-    def finish(self, discard: bool = False) -> None:
-        """Wait for the work; raise its exception (unless ``discard``: the refill is dropped)."""
-        thread, self._thread = self._thread, None
+    def wait(self) -> None:
+        """Wait until the work is done (it stays unfinished: :meth:`finish` still raises)."""
+        thread = self._thread
         if thread is not None:
             thread.join()
+
+    def finish(self, discard: bool = False) -> None:
+        """Wait for the work; raise its exception (unless ``discard``: the refill is dropped)."""
+        self.wait()
+        if self._thread is not None:
+            self._thread = None
             _PAINTING.discard(self)
         if self._error is not None and not discard:
             raise self._error
@@ -155,9 +161,7 @@ _PAINTING: weakref.WeakSet[_Refill] = weakref.WeakSet()
 
 def _finish_painting() -> None:
     for refill in list(_PAINTING):
-        thread = refill._thread
-        if thread is not None:
-            thread.join()
+        refill.wait()
 
 
 if hasattr(os, "register_at_fork"):
@@ -182,7 +186,6 @@ class _StreamCutter:
     time one is installed. The values are the same for any k.
     """
 
-    FIELDS = ("ob", "label", "weight", "decision", "task", "trial_start")
     # blocks kept for reuse beyond those of the refills planned ahead: the current one and the
     # last one or two whose windows a trainer (or a queue of batches made ahead) still holds
     POOL = 4
@@ -319,8 +322,6 @@ class _StreamCutter:
     def _install(self, refill: _Refill, state) -> None:
         """Make the painted ``refill`` the current block and set ``state`` (in place) to the
         stream state after its trials."""
-        if refill.head != self.head:  # pragma: no cover - guarded by _next_block
-            raise RuntimeError(f"refill planned at head {refill.head}, installed at {self.head}")
         # the trials that start at or after the head, in block positions of the new block
         row, start, task = self.trials
         rows, offset, tasks = refill.trials
@@ -374,9 +375,7 @@ class _StreamCutter:
         raised when its block is needed). Benchmarks call it to keep the background work of one
         contender out of another's timing."""
         for refill in self.planned:
-            thread = refill._thread
-            if thread is not None:
-                thread.join()
+            refill.wait()
 
     def drop_planned(self) -> None:
         """Wait for the refills planned ahead and drop them (before the block or the state is

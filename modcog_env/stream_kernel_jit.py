@@ -6,6 +6,7 @@ when first asked for. Module-level functions and constants, so that numba's cach
 import numba
 import numpy as np
 
+from . import stream_kernel
 from .stream_kernel import WEIGHTS_ALL, WEIGHTS_DECISION
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64: the Weyl step and the two multipliers
@@ -15,7 +16,7 @@ S16, S32, S48, LOW16 = np.uint64(16), np.uint64(32), np.uint64(48), np.uint64(0x
 EPS = 1e-9
 
 _i64, _f32 = numba.int64[::1], numba.float32[::1]
-FIELDS = 6  # block arrays: ob, label, weight, decision, task, trial_start
+FIELDS = len(stream_kernel.FIELDS)  # block arrays carried by the kernel
 _CARRY = numba.types.UniTuple(numba.uint8[::1], FIELDS)  # each field's bytes, as one array
 # the painters' one signature (paint_serial is compiled for it at import)
 SIGNATURE = numba.void(

@@ -15,6 +15,7 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+import utils
 
 import modcog_env
 from modcog_env import Batches, Dataset, MultiTaskEnv, TaskEnv, loss_weights, stream_seed
@@ -514,12 +515,12 @@ def test_marks_give_the_state_of_their_moment_later(tasks, kwargs):
     if data.mode == "stream":
         assert refills + data.cutter.refills >= 4  # the marks span several refills
     for k, (mark, (state, rewound)) in enumerate(zip(marks, states, strict=True)):
-        assert _same(data.state_dict_at(mark), state), k
+        assert utils.same_state(data.state_dict_at(mark), state), k
         if rewound is None:
             with pytest.raises(ValueError, match="rewind=1"):
                 data.state_dict_at(mark, rewind=1)
         else:
-            assert _same(data.state_dict_at(mark, rewind=1), rewound), k
+            assert utils.same_state(data.state_dict_at(mark, rewind=1), rewound), k
     # a state from a mark resumes the same batches as the stream that made it
     resumed = Batches(tasks, **kwargs)
     resumed.load_state_dict(data.state_dict_at(marks[10], rewind=1))
@@ -532,6 +533,3 @@ def test_marks_give_the_state_of_their_moment_later(tasks, kwargs):
     with pytest.raises(ValueError, match="mark="):
         data.state_dict_at(state)
 
-
-def _same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

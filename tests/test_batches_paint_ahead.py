@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import utils
 
 from modcog_env import Batches, stream_kernel
 
@@ -28,12 +29,6 @@ def _equal_windows(a, b) -> None:
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
 
 
-def _equal_states(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
-
-
 @pytest.mark.parametrize(("tasks", "kwargs"), CONFIGS)
 def test_any_depth_gives_the_same_windows_and_states(tasks, kwargs):
     """paint_ahead 1-3 against 0 (each refill painted when needed): every field of 30 windows,
@@ -45,8 +40,8 @@ def test_any_depth_gives_the_same_windows_and_states(tasks, kwargs):
         states = [(b.state_dict(), b.state_dict(rewind=1)) for b in streams]
         for w, (now, before) in zip(windows[1:], states[1:], strict=True):
             _equal_windows(windows[0], w)
-            _equal_states(states[0][0], now)
-            _equal_states(states[0][1], before)
+            assert utils.same_state(states[0][0], now)
+            assert utils.same_state(states[0][1], before)
     assert len({b.cutter.refills for b in streams}) == 1
     for k, b in enumerate(streams):
         assert len(b.cutter.planned) == k
@@ -118,7 +113,7 @@ def test_a_failed_paint_raises_and_the_stream_continues_unchanged(monkeypatch, d
         _equal_windows(ref.next_window(), w)
         made += 1
     assert b.batches_made == made and b.cutter.planned == []
-    _equal_states(b.state_dict(), before)
+    assert utils.same_state(b.state_dict(), before)
     for _ in range(15):
         _equal_windows(ref.next_window(), b.next_window())
 
@@ -148,13 +143,16 @@ def test_a_fork_waits_for_the_paint_in_flight():
 
 
 def test_each_refill_ahead_holds_one_more_block_and_no_more():
-    """The pool grows with the depth, and a long stream reuses its blocks (no block per
-    refill)."""
+    """Every refill planned ahead paints into its own block, neither the current one nor another
+    planned one's; the pool grows with the depth, and a long stream reuses its blocks (no block
+    per refill)."""
     for k in (0, 2):
         b = Batches("20-cog", batch_size=4, seq_len=30, seed=0, prefetch=2, paint_ahead=k)
         seen = set()
         for _ in range(120):
             b.next_window()
+            busy = [b.cutter.block, *(refill.block for refill in b.cutter.planned)]
+            assert len({id(block["ob"]) for block in busy}) == 1 + k
             seen.update(id(block["ob"]) for block in b.cutter.pool)
         assert b.cutter.pool_size == b.cutter.POOL + k
         assert len(b.cutter.pool) <= b.cutter.pool_size

@@ -1,4 +1,5 @@
-"""Helpers shared by the test files: the registry walk, the oracle policy and rollouts.
+"""Helpers shared by the test files: the registry walk, the oracle policy, rollouts, and the
+comparison of saved stream states.
 
 Modelled on Gymnasium's ``tests/envs/utils.py`` and MiniGrid's ``tests/utils.py``: the specs under
 test are read from the Gymnasium registry (entry point prefix ``modcog_env.``), not from the
@@ -188,3 +189,8 @@ def assert_modality_use(m, convention: str) -> None:
         assert_rate(same, n - 1, 0.5)
     else:
         assert same == 0
+
+
+def same_state(a: dict, b: dict) -> bool:
+    """Two ``Batches.state_dict``s (ints and int arrays) hold the same keys and values."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

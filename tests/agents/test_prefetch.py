@@ -8,6 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import utils  # noqa: E402
+
 from agents.prefetch import BatchSource  # noqa: E402
 from agents.training import TrainConfig, load_checkpoint, read_log, train  # noqa: E402
 from modcog_env import Batches, stream_kernel  # noqa: E402
@@ -20,10 +22,6 @@ def _batches(mode="stream"):
                    prefetch=2)
 
 
-def _same_state(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-
-
 @pytest.mark.parametrize("mode", ["stream", "trial"])
 @pytest.mark.parametrize(("ahead", "process"), [(1, False), (3, False), (3, True)],
                          ids=["thread-1", "thread-3", "process-3"])
@@ -34,8 +32,8 @@ def test_batches_and_consumed_state_match_the_synchronous_path(mode, ahead, proc
             for a, b in zip(sync.next(), bg.next(), strict=True):
                 np.testing.assert_array_equal(a, b)
             # the producer may be ahead, yet the state is that of the consumed batches
-            assert _same_state(sync.state_dict(), bg.state_dict())
-            assert _same_state(sync.state_dict(rewind=1), bg.state_dict(rewind=1))
+            assert utils.same_state(sync.state_dict(), bg.state_dict())
+            assert utils.same_state(sync.state_dict(rewind=1), bg.state_dict(rewind=1))
     finally:
         bg.close()
 
