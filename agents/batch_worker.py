@@ -37,9 +37,13 @@ _HELD_REFS = 3
 _POLL_S = 0.2  # how often a waiting consumer checks that the worker is alive
 
 
-def shm_root() -> str:
-    """Where slots live: ``/dev/shm`` (RAM) if it exists, else the temporary directory."""
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+def shm_root(needed: int = 0) -> str:
+    """Where slots live: ``/dev/shm`` (RAM) if it exists and has ``needed`` bytes free (a
+    container's is often 64 MB, and a slot written past its free space kills the worker with
+    SIGBUS), else the temporary directory (file-backed; the page cache keeps it in RAM)."""
+    if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free >= needed:
+        return "/dev/shm"
+    return tempfile.gettempdir()
 
 
 def slot_bytes(batches: Any) -> int:
@@ -148,8 +152,10 @@ class WorkerProducer:
                 "thread producer (process=False)"
             ) from err
         ctx = mp.get_context("spawn")
-        self._dir = tempfile.mkdtemp(prefix="modcog-batches-", dir=shm_root())
         self._bytes = slot_bytes(batches)
+        # room for the first slots, and for as many again made when the consumer holds them all
+        self._dir = tempfile.mkdtemp(prefix="modcog-batches-",
+                                     dir=shm_root(2 * (ahead + 2) * self._bytes))
         self._slots: dict[str, mmap.mmap] = {}
         self._held: dict[str, list] = {}  # handed out, maybe still referenced by the consumer
         self._free, self._out = ctx.Queue(), ctx.Queue()

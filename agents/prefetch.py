@@ -12,6 +12,13 @@ GIL shared, no copy on the consumer's side). The producer only calls the ``Batch
 was) and never touches torch's or numpy's global RNGs, so the batches and their order are exactly
 those of the synchronous path.
 
+Hand-off: the thread producer fills a bounded buffer and, once it is full, sleeps until the
+consumer has drained it to half (:class:`Handoff`), so that it is woken once per ``ahead // 2``
+batches rather than after every one: each wake-up costs the consumer a contended lock and the
+GIL's hand-over (on the 2-core VM of docs/performance.md, a ``queue.Queue`` of ready batches took
+50-80 us per ``get``, this buffer 23-46 us). ``convert`` (the trainer's ``torch.from_numpy``) runs
+on the producer thread too, so the consumer gets tensors ready made.
+
 Checkpoints: the producer records a ``Batches.mark()`` right after making each batch (a few small
 copies), and :meth:`BatchSource.state_dict` turns the mark of the last batch *consumed* into a
 state (``Batches.state_dict_at``) only when asked; it thus equals, value for value, what
@@ -20,9 +27,10 @@ state (``Batches.state_dict_at``) only when asked; it thus equals, value for val
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,6 +55,62 @@ def batch_arrays(batches: Batches) -> tuple[np.ndarray | None, ...]:
     return tuple(np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in keys)
 
 
+def tensors_of(arrays: tuple) -> tuple:
+    """``torch.from_numpy`` of each array (None stays None): the trainer's ``convert``. The
+    tensors share memory with the arrays (no copy)."""
+    import torch
+
+    return tuple(None if a is None else torch.from_numpy(a) for a in arrays)
+
+
+class Handoff:
+    """A bounded FIFO from one producer thread to one consumer: :meth:`get` waits for an item;
+    :meth:`put` waits while ``capacity`` items are ready and then until the consumer has taken
+    them down to ``capacity // 2`` (so a producer that is ahead is woken once per half buffer,
+    not per item), or until ``stop`` is set (then it returns False without putting)."""
+
+    def __init__(self, capacity: int, stop: threading.Event) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity={capacity!r} must be an int >= 1")
+        self.capacity, self.low, self.stop = capacity, capacity // 2, stop
+        self._items: collections.deque = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._producer_waits = self._consumer_waits = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: object) -> bool:
+        with self._cond:
+            if len(self._items) >= self.capacity:
+                self._producer_waits = True
+                while len(self._items) > self.low and not self.stop.is_set():
+                    self._cond.wait(timeout=0.1)
+                self._producer_waits = False
+            if self.stop.is_set():
+                return False
+            self._items.append(item)
+            if self._consumer_waits:
+                self._cond.notify()
+            return True
+
+    def get(self) -> object:
+        with self._cond:
+            while not self._items:
+                self._consumer_waits = True
+                self._cond.wait()
+            self._consumer_waits = False
+            item = self._items.popleft()
+            if self._producer_waits and len(self._items) <= self.low:
+                self._cond.notify()
+            return item
+
+    def wake(self) -> None:
+        """Wake a waiting producer (after ``stop`` was set)."""
+        with self._cond:
+            self._cond.notify_all()
+
+
 class BatchSource:
     """The trainer's batches: ``next()`` gives the next batch's arrays (see :func:`batch_arrays`),
     ``state_dict(rewind)`` the stream state after the consumed batches (``rewind=1``: before the
@@ -56,11 +120,14 @@ class BatchSource:
     made (the steps left in the run), so that nothing is generated past the end; ``next()`` beyond
     it raises ``RuntimeError``. ``process``: make them in a worker process instead of a thread
     (needs ``ahead`` >= 1 and a picklable ``Batches``). An exception in the producer is raised by
-    the ``next()`` that would have returned its batch.
+    the ``next()`` that would have returned its batch. ``convert``: applied to each batch's
+    arrays before ``next()`` returns them (e.g. ``torch.from_numpy`` of each), by the producer
+    thread when there is one (by the caller in the synchronous and worker-process paths).
     """
 
     def __init__(self, batches: Batches, ahead: int = 1, limit: int | None = None,
-                 process: bool = False) -> None:
+                 process: bool = False,
+                 convert: Callable[[tuple], tuple] | None = None) -> None:
         if isinstance(ahead, bool) or not isinstance(ahead, int) or ahead < 0:
             raise ValueError(f"ahead={ahead!r} must be an int >= 0")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -70,11 +137,14 @@ class BatchSource:
             raise ValueError(f"process={process!r} must be True or False")
         if process and not ahead:
             raise ValueError("process=True needs ahead >= 1 (ahead=0 makes batches in the caller)")
+        if convert is not None and not callable(convert):
+            raise ValueError(f"convert={convert!r} must be None or a callable")
         self.batches, self.ahead, self.limit, self.process = batches, ahead, limit, process
+        self.convert = convert
         self.consumed = 0
         self._worker = None  # agents.batch_worker.WorkerProducer (process=True)
         self._thread: threading.Thread | None = None
-        self._queue: queue.Queue | None = None
+        self._handoff: Handoff | None = None
         self._stop = threading.Event()
         self.wait_s = 0.0  # seconds next() spent waiting for the producer (benchmarks)
         # Batches.mark() taken right after the last consumed batch was made (None: none yet)
@@ -86,7 +156,8 @@ class BatchSource:
             raise RuntimeError(f"BatchSource: all {self.limit} batches were consumed")
         if not self.ahead:
             self.consumed += 1
-            return batch_arrays(self.batches)
+            arrays = batch_arrays(self.batches)
+            return arrays if self.convert is None else self.convert(arrays)
         if self._thread is None and self._worker is None:
             self._start()
         t0 = time.perf_counter()
@@ -96,12 +167,15 @@ class BatchSource:
             except BaseException as exc:  # noqa: BLE001 - raised below, after closing
                 item = exc
         else:
-            item = self._queue.get()
-        self.wait_s += time.perf_counter() - t0
+            item = self._handoff.get()
         if isinstance(item, BaseException):
+            self.wait_s += time.perf_counter() - t0
             self.close()
             raise item
         arrays, self._mark = item
+        if self._worker is not None and self.convert is not None:
+            arrays = self.convert(arrays)
+        self.wait_s += time.perf_counter() - t0
         self.consumed += 1
         return arrays
 
@@ -125,10 +199,7 @@ class BatchSource:
             return
         self._stop.set()
         while thread.is_alive():
-            try:  # unblock a producer waiting on a full queue
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
+            self._handoff.wake()  # a producer waiting on a full buffer sees the stop
             thread.join(timeout=0.05)
 
     # ------------------------------------------------------------------------------ producer
@@ -139,8 +210,8 @@ class BatchSource:
 
             self._worker = WorkerProducer(self.batches, self.ahead, left)
             return
-        self._queue = queue.Queue(maxsize=self.ahead)
         self._stop.clear()
+        self._handoff = Handoff(self.ahead, self._stop)
         self._thread = threading.Thread(target=self._produce, args=(left,),
                                         name="modcog-batches", daemon=True)
         self._thread.start()
@@ -151,14 +222,9 @@ class BatchSource:
             while not self._stop.is_set() and (left is None or made < left):
                 arrays = batch_arrays(self.batches)
                 made += 1
-                self._put((arrays, self.batches.mark()))
+                mark = self.batches.mark()
+                if self.convert is not None:
+                    arrays = self.convert(arrays)
+                self._handoff.put((arrays, mark))
         except BaseException as exc:  # handed to the consumer
-            self._put(exc)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+            self._handoff.put(exc)

@@ -91,9 +91,11 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
-    # 8 = one refill cycle of the stream cutter (Batches(prefetch=8)): the producer works through
-    # a whole sampling round while the steps of the previous one run
-    prefetch_batches: int = 8  # batches made ahead while the step runs (0: synchronous)
+    # 24 = three refill cycles of the stream cutter (Batches(prefetch=8)): the producer works
+    # through sampling rounds while the steps of earlier ones run, and a round that runs late
+    # is absorbed (bench_prefetch.py, 5 ms torch step: median waits 1.4-1.6% against 2.6-4.2%
+    # with 8; docs/performance.md, sixth pass)
+    prefetch_batches: int = 24  # batches made ahead while the step runs (0: synchronous)
     prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
     # >1 pays where the training step leaves CPU cores idle (a GPU step); never changes a batch
     paint_threads: int = 1  # threads that paint each refill of stream batches (compiled painter)
@@ -141,14 +143,14 @@ class TrainConfig:
         self._check_yang()
 
     def batches_paint_ahead(self) -> int:
-        """``Batches(paint_ahead=...)`` of the trainer's data: ``paint_ahead``, or when None, 1,
-        and 2 where a background producer feeds a model on another device (the CPU is then idle
-        during a step; with a CPU step, 2 made the step slower than 1). Measured by
-        ``benchmarks/bench_prefetch.py``: docs/performance.md, fifth pass."""
+        """``Batches(paint_ahead=...)`` of the trainer's data: ``paint_ahead``, or when None, 2
+        where a background producer makes the batches and 1 in the synchronous path. Measured
+        by ``benchmarks/bench_prefetch.py`` (docs/performance.md, sixth pass): with the thread
+        producer, 2 ahead gave median waits of 1.4-4.2% next to a 5 ms torch step and 2.0-3.3%
+        next to a sleeping one, against 5.2-19.9% and 14.3-16.6% with 1."""
         if self.paint_ahead is not None:
             return self.paint_ahead
-        off_cpu = str(self.device).split(":")[0] != "cpu"
-        return 2 if self.prefetch_batches and off_cpu else 1
+        return 2 if self.prefetch_batches else 1
 
     def _check_yang(self) -> None:
         """The combinations Yang's recipe needs: lsq on yang2019 trials, and so on."""

@@ -80,7 +80,7 @@ from .checkpoints import (  # noqa: F401  (re-exported: agents.training API)
 from .evaluation import EvalTable, evaluate, held_out_set
 from .losses import loss_fn, weighted_cross_entropy  # noqa: F401  (re-exported)
 from .models import build_model, config_from_dict
-from .prefetch import BatchSource
+from .prefetch import BatchSource, tensors_of
 from .rnn import MaskedRNN
 from .train_config import (  # noqa: F401  (re-exported: agents.training API)
     CHOICES,
@@ -456,9 +456,12 @@ class Trainer:
         if self._source is None:
             self._source = BatchSource(self.batches, self.config.prefetch_batches,
                                        limit=max(self.config.steps - self.step, 0),
-                                       process=self.config.prefetch_process)
-        return tuple(None if a is None else torch.from_numpy(a).to(self.config.device)
-                     for a in self._source.next())
+                                       process=self.config.prefetch_process,
+                                       convert=tensors_of)
+        device = torch.device(self.config.device)
+        if device.type == "cpu":
+            return self._source.next()
+        return tuple(None if a is None else a.to(device) for a in self._source.next())
 
     def _data_state(self, rewind: int = 0) -> dict:
         """The data stream's state after the batches consumed (``rewind=1``: before the last)."""

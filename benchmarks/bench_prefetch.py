@@ -6,17 +6,20 @@ to take that long (torch releases the GIL, as a real forward/backward does); ``s
 ``train`` is a real training step on the batch (``--model``, default the LM-RNN, ``--hidden-size``
 256: forward, loss, backward, Adam), however long that takes.
 Each step takes its batch from :class:`agents.prefetch.BatchSource` over the trainer's stream,
-``Batches("20-cog", batch_size=64, seq_len=350)`` (the trainer's default data, as
-``Trainer._next_batch`` does: ``torch.from_numpy`` of the four arrays). A contender is written
-``N[p][aK][tM]``: ``N`` batches made ahead (``0``: the synchronous path; ``8`` is one refill
+``Batches("20-cog", batch_size=64, seq_len=350)`` (the trainer's default data), as
+``Trainer._next_batch`` does on the CPU: ``convert=tensors_of`` (``torch.from_numpy`` of the four
+arrays, on the producer thread when there is one). A contender is written
+``N[p][i][aK][tM]``: ``N`` batches made ahead (``0``: the synchronous path; ``8`` is one refill
 cycle of ``Batches``' default ``prefetch=8``, so a background thread can work through a whole
 refill), ``p`` a worker process instead of a thread (batches handed over in shared memory),
+``i`` an *instant* producer that hands out one batch made before the round, again and again
+(the floor of this measurement: what the hand-off alone costs on this machine),
 ``aK`` K refills painted ahead on helper threads (``Batches(paint_ahead=K)``; without it,
 ``Batches``' default), ``tM`` M paint threads (``Batches(paint_threads=M)``). The first
 contender is the anchor (default ``0a0``: the synchronous path with each refill painted when it
 is needed, as before painting ahead).
 
-Per contender: ms per step (wall), ms per step spent waiting in ``next()`` and the wait share =
+Per contender: ms per step (wall), ms per step spent in ``next()`` and the wait share =
 wait / step time (target for background data: <= 2%), for the best (lowest-wait) round and as
 medians over the rounds. Rounds are interleaved, ``--repeats`` of them, each of ``--steps``
 steps after ``--warmup`` steps.
@@ -41,7 +44,7 @@ from bench_tasks import load_average, machine_info, text_table
 # isort: split
 import torch
 
-from agents.prefetch import BatchSource, batch_arrays
+from agents.prefetch import BatchSource, batch_arrays, tensors_of
 from modcog_env import Batches
 
 torch.set_num_threads(1)
@@ -96,46 +99,68 @@ def train_consumer(args: argparse.Namespace) -> Callable[[tuple], None]:
 
 
 DEFAULT_PAINT_AHEAD = inspect.signature(Batches).parameters["paint_ahead"].default
-SPEC = re.compile(r"(\d+)(p?)(?:a(\d+))?(?:t(\d+))?")
+SPEC = re.compile(r"(\d+)(p?)(i?)(?:a(\d+))?(?:t(\d+))?")
 
 
-def parse_producer(spec: str) -> tuple[int, bool, int, int]:
-    """(ahead, worker process?, paint threads, refills painted ahead) of a contender: ``"8"`` ->
-    (8, thread, 1, Batches' default), ``"8p"`` -> (8, worker process, 1, default), ``"8a0"`` ->
-    (8, thread, 1, 0: ``Batches(paint_ahead=0)``), ``"0a2t2"`` -> (0, -, 2, 2)."""
+def parse_producer(spec: str) -> tuple[int, bool, int, int, bool]:
+    """(ahead, worker process?, paint threads, refills painted ahead, instant?) of a contender:
+    ``"8"`` -> (8, thread, 1, Batches' default, False), ``"8p"`` -> (8, worker process, 1,
+    default, False), ``"8a0"`` -> (8, thread, 1, 0: ``Batches(paint_ahead=0)``, False),
+    ``"0a2t2"`` -> (0, -, 2, 2, False), ``"8i"`` -> (8, thread, 1, default, True)."""
     match = SPEC.fullmatch(spec)
     if match is None:
-        raise ValueError(f"--ahead entry {spec!r} is not of the form N[p][aK][tM] (e.g. 8, 8p, "
-                         "8a0, 8a2t2)")
-    ahead, process, painted_ahead, threads = match.groups()
+        raise ValueError(f"--ahead entry {spec!r} is not of the form N[p][i][aK][tM] (e.g. 8, "
+                         "8p, 8i, 8a0, 8a2t2)")
+    ahead, process, instant, painted_ahead, threads = match.groups()
     painted = DEFAULT_PAINT_AHEAD if painted_ahead is None else int(painted_ahead)
-    return int(ahead), bool(process), int(threads or 1), painted
+    return int(ahead), bool(process), int(threads or 1), painted, bool(instant)
 
 
 def producer_name(spec: str) -> str:
-    ahead, process, threads, painted = parse_producer(spec)
-    painters = f", {threads} paint threads" if threads > 1 else ""
-    painters += f", paint_ahead={painted}"
+    ahead, process, threads, painted, instant = parse_producer(spec)
+    if instant:
+        painters = ", instant producer"
+    else:
+        painters = f", {threads} paint threads" if threads > 1 else ""
+        painters += f", paint_ahead={painted}"
     if not ahead:
         return f"synchronous (ahead=0{painters})"
     return f"{'worker process' if process else 'thread'} (ahead={ahead}{painters})"
 
 
+class InstantBatches:
+    """Stands in for ``Batches`` in stream mode: every window is the one ``window`` given (made
+    before the round), so its producer does no work; ``mark()`` is None."""
+
+    mode, targets = "stream", "classification"
+
+    def __init__(self, window: object) -> None:
+        self.window = window
+
+    def next_window(self) -> object:
+        return self.window
+
+    def mark(self) -> None:
+        return None
+
+
 def one_round(spec: str, consume: Callable[[tuple], None], steps: int, warmup: int, seed: int,
               args: argparse.Namespace) -> tuple[float, float]:
     """(ms per step, ms waited per step) over ``steps`` steps after ``warmup`` steps."""
-    ahead, process, threads, paint_ahead = parse_producer(spec)
+    ahead, process, threads, paint_ahead, instant = parse_producer(spec)
     batches = Batches(args.tasks, batch_size=args.batch_size, seq_len=args.seq_len, seed=seed,
                       paint_threads=threads, paint_ahead=paint_ahead)
-    source = BatchSource(batches, ahead, process=process)
+    if instant:
+        batches = InstantBatches(batches.next_window())
+    source = BatchSource(batches, ahead, process=process, convert=tensors_of)
     try:
         for _ in range(warmup):
-            consume(tuple(torch.from_numpy(a) for a in source.next()))
+            consume(source.next())
         wait = 0.0
         t0 = time.perf_counter()
         for _ in range(steps):
             w0 = time.perf_counter()
-            batch = tuple(torch.from_numpy(a) for a in source.next())
+            batch = source.next()
             wait += time.perf_counter() - w0
             consume(batch)
         total = time.perf_counter() - t0

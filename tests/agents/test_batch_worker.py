@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from agents import batch_worker  # noqa: E402
 from agents.batch_worker import WorkerProducer, slot_bytes  # noqa: E402
 from agents.prefetch import BatchSource  # noqa: E402
 from agents.training import TrainConfig, read_log, train  # noqa: E402
@@ -107,6 +108,28 @@ def test_slot_bytes_fit_a_batch():
         b = _batches(mode)
         arrays = BatchSource(b, 0).next()
         assert sum(a.nbytes for a in arrays) <= slot_bytes(b)
+
+
+def test_slots_leave_a_full_shm_for_the_temporary_directory(monkeypatch, tmp_path):
+    """A /dev/shm without room for the slots (a container's 64 MB) is not used: a slot written
+    past tmpfs' free space would kill the worker with SIGBUS."""
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm here")
+    monkeypatch.setattr(batch_worker.tempfile, "tempdir", str(tmp_path))
+    free = batch_worker.shutil.disk_usage("/dev/shm").free
+    assert batch_worker.shm_root(0) == "/dev/shm"
+    assert batch_worker.shm_root(free + 1) == str(tmp_path)
+    real = batch_worker.shutil.disk_usage
+    monkeypatch.setattr(batch_worker.shutil, "disk_usage",
+                        lambda path: real(path)._replace(free=0) if path == "/dev/shm"
+                        else real(path))
+    bg = BatchSource(_batches(), 2, process=True)
+    try:
+        got = bg.next()
+        np.testing.assert_array_equal(got[0], BatchSource(_batches(), 0).next()[0])
+        assert bg._worker._dir.startswith(str(tmp_path))
+    finally:
+        bg.close()
 
 
 def test_training_with_a_worker_process_is_identical(tmp_path):

@@ -3,6 +3,9 @@ the synchronous path; the trainer trains and resumes identically with and withou
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -10,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 import utils  # noqa: E402
 
-from agents.prefetch import BatchSource  # noqa: E402
+from agents.prefetch import BatchSource, Handoff, tensors_of  # noqa: E402
 from agents.training import TrainConfig, load_checkpoint, read_log, train  # noqa: E402
 from modcog_env import Batches, stream_kernel  # noqa: E402
 
@@ -87,11 +90,82 @@ def test_producer_errors_reach_the_consumer():
         bg.next()
 
 
+@pytest.mark.parametrize(("ahead", "process"), [(0, False), (2, False), (2, True)],
+                         ids=["sync", "thread", "process"])
+def test_convert_gives_tensors_of_the_same_batches(ahead, process):
+    plain, conv = BatchSource(_batches(), 0), BatchSource(_batches(), ahead, process=process,
+                                                          convert=tensors_of)
+    try:
+        for _ in range(6):
+            got = conv.next()
+            assert all(isinstance(t, torch.Tensor) for t in got)
+            for a, t in zip(plain.next(), got, strict=True):
+                np.testing.assert_array_equal(a, t.numpy())
+        assert utils.same_state(plain.state_dict(), conv.state_dict())
+    finally:
+        conv.close()
+
+
+def test_convert_runs_on_the_producer_thread():
+    where = []
+
+    def convert(arrays):
+        where.append(threading.current_thread())
+        return arrays
+
+    bg = BatchSource(_batches(), 2, convert=convert)
+    bg.next()
+    bg.close()
+    assert where and all(t is not threading.current_thread() for t in where)
+
+
+def test_handoff_wakes_a_full_producer_only_once_drained_to_half():
+    stop = threading.Event()
+    box = Handoff(4, stop)
+    puts = []
+
+    def produce():
+        for i in range(8):
+            box.put(i)
+            puts.append(i)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while len(puts) < 4 and time.monotonic() < deadline:  # fills the buffer, then waits
+        time.sleep(0.005)
+    assert len(puts) == 4
+    assert box.get() == 0
+    time.sleep(0.05)
+    assert len(puts) == 4  # 3 left > 4 // 2: still waiting
+    assert box.get() == 1
+    thread.join(timeout=5)  # 2 left: woken, puts the rest
+    assert [box.get() for _ in range(6)] == [2, 3, 4, 5, 6, 7]
+
+
+def test_handoff_stop_releases_a_waiting_producer():
+    stop = threading.Event()
+    box = Handoff(1, stop)
+    assert box.put("a")
+    done = []
+    thread = threading.Thread(target=lambda: done.append(box.put("b")), daemon=True)
+    thread.start()
+    time.sleep(0.02)
+    stop.set()
+    box.wake()
+    thread.join(timeout=5)
+    assert done == [False] and len(box) == 1
+    with pytest.raises(ValueError, match="capacity=0"):
+        Handoff(0, stop)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="ahead=-1"):
         BatchSource(_batches(), -1)
     with pytest.raises(ValueError, match="limit"):
         BatchSource(_batches(), 1, limit=-2)
+    with pytest.raises(ValueError, match="convert=3"):
+        BatchSource(_batches(), 1, convert=3)
     with pytest.raises(ValueError, match="prefetch_batches=-1"):
         TrainConfig(prefetch_batches=-1)
 
@@ -145,11 +219,12 @@ def test_resume_with_background_batches_is_bit_identical(tmp_path, monkeypatch):
 
 
 def test_paint_ahead_follows_the_data_path_unless_given():
-    """TrainConfig.paint_ahead=None: 1 refill painted ahead, 2 when a background producer feeds
-    a model off the CPU; a given value is kept, a bad one is refused."""
+    """TrainConfig.paint_ahead=None: 1 refill painted ahead in the synchronous path, 2 with a
+    background producer; a given value is kept, a bad one is refused."""
     assert TrainConfig(prefetch_batches=0).batches_paint_ahead() == 1
-    assert TrainConfig(prefetch_batches=8).batches_paint_ahead() == 1
     assert TrainConfig(prefetch_batches=0, device="cuda").batches_paint_ahead() == 1
+    assert TrainConfig(prefetch_batches=8).batches_paint_ahead() == 2
+    assert TrainConfig().batches_paint_ahead() == 2  # the default: a background thread
     assert TrainConfig(prefetch_batches=8, device="cuda:0").batches_paint_ahead() == 2
     assert TrainConfig(prefetch_batches=8, paint_ahead=3).batches_paint_ahead() == 3
     for bad in (-1, 1.5, True):
