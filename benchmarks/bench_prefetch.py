@@ -184,10 +184,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=60,
                    help="untimed steps per round (enough for the pool of blocks to fill)")
     p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
-    p.add_argument("--ahead", default="0a0,0a1,8a0,8a2,8p",
-                   help="contenders N[p][aK][tM]: N batches made ahead, p: in a worker process, "
-                        "aK: Batches(paint_ahead=K), tM: Batches(paint_threads=M); the first is "
-                        "the anchor")
+    p.add_argument("--ahead", default="0a0,0i,8i,8a1,8a2,24a2,24p",
+                   help="contenders N[p][i][aK][tM]: N batches made ahead, p: in a worker "
+                        "process, i: an instant producer (the floor), aK: Batches(paint_ahead=K), "
+                        "tM: Batches(paint_threads=M); the first is the anchor (24a2 is the "
+                        "trainer's default)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
