@@ -27,7 +27,7 @@ LOSSES = ("ce", "eg", "lsq")  # agents.losses
 POSITIVE_INTS = ("hidden_size", "batch_size", "seq_len", "eval_trials", "log_interval", "dim_ring",
                  "paint_threads")
 NONNEGATIVE_INTS = ("steps", "warmup_steps", "lr_decay_steps", "eval_interval", "ckpt_interval",
-                    "num_threads", "seed", "eval_seed", "mask_seed", "prefetch_batches")
+                    "num_threads", "seed", "eval_seed", "mask_seed")
 
 @dataclass
 class TrainConfig:
@@ -91,16 +91,13 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
-    # 24 = three refill cycles of the stream cutter (Batches(prefetch=8)): the producer works
-    # through sampling rounds while the steps of earlier ones run, and a round that runs late
-    # is absorbed (bench_prefetch.py, 5 ms torch step: median waits 1.4-1.6% against 2.6-4.2%
-    # with 8; docs/performance.md, sixth pass)
-    prefetch_batches: int = 24  # batches made ahead while the step runs (0: synchronous)
+    # None: 24 for a model on the CPU, 8 on another device (batches_ahead, below)
+    prefetch_batches: int | None = None  # batches made ahead while the step runs (0: synchronous)
     prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
     # >1 pays where the training step leaves CPU cores idle (a GPU step); never changes a batch
     paint_threads: int = 1  # threads that paint each refill of stream batches (compiled painter)
     # refills of stream batches painted ahead on helper threads; None: by the data path (below)
-    paint_ahead: int | None = None  # Batches(paint_ahead=...): 1, or 2 off the CPU (see below)
+    paint_ahead: int | None = None  # Batches(paint_ahead=...): 2, or 1 when synchronous (below)
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, tuple):
@@ -131,16 +128,28 @@ class TrainConfig:
         if self.out_dir is not None and not str(self.out_dir).strip():
             raise ValueError(f"out_dir={self.out_dir!r}: give a folder name (or None: a fresh "
                              "runs/<model>-<timestamp>)")
-        if self.paint_ahead is not None:
-            _check_int(self.paint_ahead, "paint_ahead", 0)
+        for name in ("paint_ahead", "prefetch_batches"):
+            if getattr(self, name) is not None:
+                _check_int(getattr(self, name), name, 0)
         if not isinstance(self.prefetch_process, bool):
             raise ValueError(f"prefetch_process={self.prefetch_process!r} must be True or False")
-        if self.prefetch_process and not self.prefetch_batches:
+        if self.prefetch_process and not self.batches_ahead():
             raise ValueError("prefetch_process=True needs prefetch_batches >= 1 (0 makes every "
                              "batch in the training loop)")
         if self.resume and self.overwrite:
             raise ValueError("resume=True and overwrite=True exclude each other")
         self._check_yang()
+
+    def batches_ahead(self) -> int:
+        """Batches the background producer makes ahead (``agents.prefetch.BatchSource``):
+        ``prefetch_batches``, or when None, 24 (three refill cycles of ``Batches(prefetch=8)``)
+        for a model on the CPU and 8 (one cycle) on another device. Measured by
+        ``benchmarks/bench_prefetch.py`` (docs/performance.md, sixth pass): next to a 5 ms torch
+        step, 24 gave median waits of 1.4-2.1% against 2.4-5.8% with 8; next to a sleeping
+        step (a stand-in for a GPU), 8 gave 1.6-2.1% against 2.4-3.0% with 24."""
+        if self.prefetch_batches is not None:
+            return self.prefetch_batches
+        return 24 if str(self.device).split(":")[0] == "cpu" else 8
 
     def batches_paint_ahead(self) -> int:
         """``Batches(paint_ahead=...)`` of the trainer's data: ``paint_ahead``, or when None, 2
@@ -150,7 +159,7 @@ class TrainConfig:
         next to a sleeping one, against 5.2-19.9% and 14.3-16.6% with 1."""
         if self.paint_ahead is not None:
             return self.paint_ahead
-        return 2 if self.prefetch_batches else 1
+        return 2 if self.batches_ahead() else 1
 
     def _check_yang(self) -> None:
         """The combinations Yang's recipe needs: lsq on yang2019 trials, and so on."""

@@ -451,10 +451,10 @@ class Trainer:
     def _next_batch(self) -> tuple[torch.Tensor | None, ...]:
         """(x [T, B, D], labels [T, B], weights [T, B], decision [T, B]) on the device; for
         ``loss="lsq"`` (x, y [T, B, K], c_mask [T, B, K], valid [T, B] or None in stream mode);
-        with ``prefetch_batches`` > 0 made ahead by a background thread or, with
+        with ``batches_ahead()`` > 0 made ahead by a background thread or, with
         ``prefetch_process``, a worker process (agents.prefetch)."""
         if self._source is None:
-            self._source = BatchSource(self.batches, self.config.prefetch_batches,
+            self._source = BatchSource(self.batches, self.config.batches_ahead(),
                                        limit=max(self.config.steps - self.step, 0),
                                        process=self.config.prefetch_process,
                                        convert=tensors_of)

@@ -232,6 +232,19 @@ def test_paint_ahead_follows_the_data_path_unless_given():
             TrainConfig(paint_ahead=bad)
 
 
+def test_batches_ahead_follows_the_device_unless_given():
+    """TrainConfig.prefetch_batches=None: 24 batches ahead for a model on the CPU, 8 on another
+    device; a given value (0 too) is kept, a bad one is refused."""
+    assert TrainConfig().batches_ahead() == 24
+    assert TrainConfig(device="cuda:1").batches_ahead() == 8
+    assert TrainConfig(device="mps").batches_ahead() == 8
+    assert TrainConfig(prefetch_batches=0, device="cuda").batches_ahead() == 0
+    assert TrainConfig(prefetch_batches=5).batches_ahead() == 5
+    for bad in (-1, 2.0, True):
+        with pytest.raises(ValueError, match="prefetch_batches"):
+            TrainConfig(prefetch_batches=bad)
+
+
 def test_resume_across_a_change_of_paint_ahead_is_bit_identical(tmp_path, monkeypatch):
     """The first half paints 2 refills ahead (and the trainer's Batches was made with that
     depth), the resumed half none: parameters and log equal those of the straight run."""
