@@ -91,8 +91,9 @@ class TrainConfig:
     progress: bool = True  # tqdm bar and the start-up printout
     num_threads: int = 1  # torch.set_num_threads; 0 leaves torch's default
     device: str = "cpu"  # torch device of the model
-    # None: 24 for a model on the CPU, 8 on another device (batches_ahead, below)
-    prefetch_batches: int | None = None  # batches made ahead while the step runs (0: synchronous)
+    # batches made ahead while the step runs; None: 24 for a model on the CPU, 8 on another
+    # device (batches_ahead, below)
+    prefetch_batches: int | None = None  # batches made ahead (0: synchronous; None: 24 CPU, 8 GPU)
     prefetch_process: bool = False  # make them in a worker process, not a thread (shared memory)
     # >1 pays where the training step leaves CPU cores idle (a GPU step); never changes a batch
     paint_threads: int = 1  # threads that paint each refill of stream batches (compiled painter)

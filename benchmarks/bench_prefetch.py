@@ -187,8 +187,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--ahead", default="0a0,0i,8i,8a1,8a2,24a2,24p",
                    help="contenders N[p][i][aK][tM]: N batches made ahead, p: in a worker "
                         "process, i: an instant producer (the floor), aK: Batches(paint_ahead=K), "
-                        "tM: Batches(paint_threads=M); the first is the anchor (24a2 is the "
-                        "trainer's default)")
+                        "tM: Batches(paint_threads=M); the first is the anchor (the trainer's "
+                        "default: 24a2 for a model on the CPU, 8a2 on another device)")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
