@@ -146,7 +146,7 @@ class TrainConfig:
         ``prefetch_batches``, or when None, 24 (three refill cycles of ``Batches(prefetch=8)``)
         for a model on the CPU and 8 (one cycle) on another device. Measured by
         ``benchmarks/bench_prefetch.py`` (docs/performance.md, sixth pass): next to a 5 ms torch
-        step, 24 gave median waits of 1.4-2.1% against 2.4-5.8% with 8; next to a sleeping
+        step, 24 gave median waits of 1.1-2.1% against 2.1-5.8% with 8; next to a sleeping
         step (a stand-in for a GPU), 8 gave 1.6-2.1% against 2.4-3.0% with 24."""
         if self.prefetch_batches is not None:
             return self.prefetch_batches
@@ -156,8 +156,9 @@ class TrainConfig:
         """``Batches(paint_ahead=...)`` of the trainer's data: ``paint_ahead``, or when None, 2
         where a background producer makes the batches and 1 in the synchronous path. Measured
         by ``benchmarks/bench_prefetch.py`` (docs/performance.md, sixth pass): with the thread
-        producer, 2 ahead gave median waits of 1.4-4.2% next to a 5 ms torch step and 2.0-3.3%
-        next to a sleeping one, against 5.2-19.9% and 14.3-16.6% with 1."""
+        producer at the default depths, 2 gave median waits of 1.1-2.1% next to a 5 ms torch
+        step (24 ahead) and 1.6-2.1% next to a sleeping one (8 ahead), against 5.2% and
+        5.0-14.3% with 1."""
         if self.paint_ahead is not None:
             return self.paint_ahead
         return 2 if self.batches_ahead() else 1
