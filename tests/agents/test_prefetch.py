@@ -129,18 +129,25 @@ def test_handoff_wakes_a_full_producer_only_once_drained_to_half():
             box.put(i)
             puts.append(i)
 
+    def wait_for(n):
+        deadline = time.monotonic() + 5
+        while len(puts) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
-    while len(puts) < 4 and time.monotonic() < deadline:  # fills the buffer, then waits
-        time.sleep(0.005)
+    wait_for(4)  # fills the buffer, then waits
     assert len(puts) == 4
     assert box.get() == 0
-    time.sleep(0.05)
+    time.sleep(0.25)  # longer than the producer's 0.1 s re-checks
     assert len(puts) == 4  # 3 left > 4 // 2: still waiting
     assert box.get() == 1
-    thread.join(timeout=5)  # 2 left: woken, puts the rest
+    wait_for(6)  # 2 left: woken, fills the buffer again
+    time.sleep(0.05)
+    assert len(puts) == 6
     assert [box.get() for _ in range(6)] == [2, 3, 4, 5, 6, 7]
+    thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def test_handoff_stop_releases_a_waiting_producer():
