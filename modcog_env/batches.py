@@ -724,22 +724,20 @@ class Batches:
         paint_threads: int = 1,
         paint_ahead: int = 1,
     ) -> None:
-        _check_positive_int(batch_size, "batch_size")
+        _check_int(batch_size, "batch_size")
         if targets not in TARGETS:
             raise ValueError(f"targets={targets!r} is not one of {TARGETS}")
         self.targets = targets
-        _check_positive_int(prefetch, "prefetch")
+        _check_int(prefetch, "prefetch")
         self.prefetch = prefetch
-        _check_positive_int(paint_threads, "paint_threads")
+        _check_int(paint_threads, "paint_threads")
         self.paint_threads = paint_threads
-        if isinstance(paint_ahead, bool) or not isinstance(paint_ahead, (int, np.integer)) \
-                or paint_ahead < 0:
-            raise ValueError(f"paint_ahead={paint_ahead!r} must be an int >= 0")
+        _check_int(paint_ahead, "paint_ahead", 0)
         self.paint_ahead = int(paint_ahead)
         if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not one of {MODES}")
         if mode == "stream":
-            _check_positive_int(seq_len, "seq_len")
+            _check_int(seq_len, "seq_len")
         if loss_weights not in LOSS_WEIGHTS:
             raise ValueError(f"loss_weights={loss_weights!r} is not one of {LOSS_WEIGHTS}")
         if output not in OUTPUTS:
@@ -747,7 +745,7 @@ class Batches:
         if output == "numpy" and (device is not None or pin_memory):
             raise ValueError("device and pin_memory need output='torch'")
         if max_batches is not None:
-            _check_positive_int(max_batches, "max_batches")
+            _check_int(max_batches, "max_batches")
         if isinstance(tasks, TaskStreams) or hasattr(tasks, "next_parts"):
             self.streams = tasks  # a TaskStreams or another trial source (e.g. NeuroGymStreams)
         else:
@@ -987,9 +985,10 @@ def _copy_state(state):
                        counts=state.counts.copy())
 
 
-def _check_positive_int(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an int >= 1")
+def _check_int(value: object, name: str, low: int = 1) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is an int (not a bool) >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}={value!r} must be an int >= {low}")
 
 
 class Dataset:
